@@ -1,0 +1,1 @@
+"""Flower ClientApp: translates Messages to and from ``recmodel``."""

@@ -1,0 +1,76 @@
+"""fedrec ClientApp: local DP-SGD training and local ranking evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from client.site import resolve_site
+from recmodel.config import RunConfig
+from recmodel.evaluation import evaluate_ranking, model_scorer
+from recmodel.model.dlrm import DLRM, ModelSpec
+from recmodel.training.private_round import run_private_round
+
+app = ClientApp()
+
+
+def _model_from(msg: Message) -> tuple[DLRM, ConfigRecord]:
+    settings: ConfigRecord = msg.content["config"]
+    model = DLRM(ModelSpec(**json.loads(str(settings["model-spec"]))))
+    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+    return model, settings
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Train the received global model on this site's users; reply with weights and epsilon."""
+    config = RunConfig.from_mapping(context.run_config)
+    model, settings = _model_from(msg)
+    site = resolve_site(context, config, str(settings["run-dir"]))
+    server_round = int(settings["server-round"])
+    torch.manual_seed(config.seed * 1_000 + server_round)
+    outcome = run_private_round(
+        model,
+        site.catalogue,
+        site.users,
+        config,
+        state_dir=site.state_dir,
+        partner=site.partner,
+        run_id=str(settings["run-id"]),
+        server_round=server_round,
+        proximal_mu=float(settings.get("proximal-mu", 0.0)),
+    )
+    metrics = MetricRecord(
+        {
+            "num-examples": outcome.examples,
+            "train-loss": outcome.mean_loss,
+            "steps": outcome.steps,
+            "epsilon": outcome.epsilon if config.dp else -1.0,
+            "noise-multiplier": outcome.noise_multiplier,
+            "sample-rate": outcome.sample_rate,
+        }
+    )
+    partner = ConfigRecord({"partner": site.partner})
+    content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics, "partner": partner})
+    return Message(content=content, reply_to=msg)
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Full-catalogue NDCG/HR of the global model on this site's test users."""
+    config = RunConfig.from_mapping(context.run_config)
+    model, settings = _model_from(msg)
+    site = resolve_site(context, config, str(settings["run-dir"]))
+    scorer = model_scorer(model, site.catalogue, site.users, config.history_length)
+    result = evaluate_ranking(scorer, site.catalogue, site.users, k=config.top_k)
+    metrics = MetricRecord(
+        {
+            "num-examples": result["users"],
+            f"ndcg@{config.top_k}": result[f"ndcg@{config.top_k}"],
+            f"hr@{config.top_k}": result[f"hr@{config.top_k}"],
+        }
+    )
+    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)

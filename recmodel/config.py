@@ -1,0 +1,167 @@
+"""One typed view of the run configuration (``[tool.flwr.app.config]``).
+
+The TOML table is the single source of default values; this module only names,
+types and validates them. Validation runs before any training and raises
+``ConfigError`` naming the key, the offending value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+STRATEGIES = ("fedavg", "fedprox", "fedadam")
+PRIVACY_UNITS = ("user", "event")
+ACCOUNTANTS = ("prv", "rdp")
+
+
+class ConfigError(ValueError):
+    """A configuration key holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every hyperparameter of a run; field ``foo_bar`` is TOML key ``foo-bar``."""
+
+    num_server_rounds: int
+    local_epochs: int
+    learning_rate: float
+    momentum: float
+    batch_size: int
+    embedding_dim: int
+    item_buckets: int
+    category_buckets: int
+    attribute_buckets: int
+    history_length: int
+    positives_per_user: int
+    negatives_per_positive: int
+    dp: bool
+    target_epsilon: float
+    target_delta: float
+    max_grad_norm: float
+    privacy_unit: str
+    accountant: str
+    strategy: str
+    proximal_mu: float
+    server_learning_rate: float
+    dataset: str
+    synthetic_users: int
+    synthetic_items: int
+    synthetic_categories: int
+    min_interactions: int
+    central_evaluation: bool
+    top_k: int
+    output_dir: str
+    run_name: str
+    seed: int
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "RunConfig":
+        """Build from a Flower ``run_config`` (hyphenated keys), then validate."""
+        kwargs = {}
+        for field in dataclasses.fields(cls):
+            key = field.name.replace("_", "-")
+            if key not in values:
+                raise ConfigError(f"run config is missing key '{key}'")
+            kwargs[field.name] = _coerce(key, values[key], field.type)
+        config = cls(**kwargs)
+        config.validate()
+        return config
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Hyphenated-key dict, as in ``[tool.flwr.app.config]``."""
+        return {k.replace("_", "-"): v for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A validated copy with some fields changed (python field names)."""
+        config = dataclasses.replace(self, **changes)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` for the first unusable value."""
+        _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
+                      "embedding_dim", "history_length", "positives_per_user", "top_k")
+        _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")
+        _at_least(self, "item_buckets", 2)
+        _at_least(self, "category_buckets", 2)
+        _at_least(self, "attribute_buckets", 2)
+        _at_least(self, "negatives_per_positive", 0)
+        _at_least(self, "min_interactions", 3)
+        for name in ("learning_rate", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{_key(name)} must be > 0 (got {getattr(self, name)})")
+        if not self.target_epsilon > 0:
+            raise ConfigError(
+                f"target-epsilon must be a positive number (got {self.target_epsilon})"
+            )
+        if not 0 < self.target_delta < 1:
+            raise ConfigError(f"target-delta must be in (0, 1) (got {self.target_delta})")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1) (got {self.momentum})")
+        if self.proximal_mu < 0:
+            raise ConfigError(f"proximal-mu must be >= 0 (got {self.proximal_mu})")
+        if not self.server_learning_rate > 0:
+            raise ConfigError(
+                f"server-learning-rate must be > 0 (got {self.server_learning_rate})"
+            )
+        _one_of(self, "strategy", STRATEGIES)
+        _one_of(self, "privacy_unit", PRIVACY_UNITS)
+        _one_of(self, "accountant", ACCOUNTANTS)
+        if self.dataset != "synthetic" and not Path(self.dataset).expanduser().is_file():
+            raise ConfigError(
+                f"dataset: file '{self.dataset}' does not exist "
+                f"(resolved to '{Path(self.dataset).expanduser().resolve()}'); "
+                "allowed: 'synthetic' or a path to an events .parquet/.csv file"
+            )
+        if self.dataset != "synthetic" and not self.dataset.endswith((".parquet", ".csv")):
+            raise ConfigError(
+                f"dataset: '{self.dataset}' is neither 'synthetic' nor a .parquet/.csv file"
+            )
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _coerce(key: str, value: Any, type_name: Any) -> Any:
+    type_name = getattr(type_name, "__name__", type_name)
+    try:
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes"):
+                return True
+            if str(value).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(value)
+        if type_name == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be of type {type_name} (got {value!r})") from None
+
+
+def _positive_int(config: RunConfig, *names: str) -> None:
+    for name in names:
+        _at_least(config, name, 1)
+
+
+def _at_least(config: RunConfig, name: str, minimum: int) -> None:
+    value = getattr(config, name)
+    if value < minimum:
+        raise ConfigError(f"{_key(name)} must be an integer >= {minimum} (got {value})")
+
+
+def _one_of(config: RunConfig, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(config, name)
+    if value not in allowed:
+        raise ConfigError(
+            f"{_key(name)} = '{value}' is not supported; allowed values: {', '.join(allowed)}"
+        )

@@ -1,0 +1,1 @@
+"""Behaviour-log data: schema, synthetic generator, split, partition, features."""

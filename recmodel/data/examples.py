@@ -1,0 +1,119 @@
+"""Turn a site's users into model inputs (``RecBatch``).
+
+Training: one example per user (privacy unit ``user``) holding P positives
+sampled from that user's train interactions plus ``negatives`` random
+catalogue items per positive; the history is the user's other train items.
+With privacy unit ``event`` one example is one train interaction (P = 1).
+
+Evaluation: ``user_side``/``candidates_batch`` build [B, L] batches where the
+history is the user's last H train items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from recmodel.data.interactions import Catalogue, Users
+from recmodel.model.batch import RecBatch
+
+
+def padded_history(catalogue: Catalogue, items: np.ndarray, length: int):
+    """Last ``length`` items -> (item rows [H], category rows [H], mask [H])."""
+    items = items[-length:]
+    item_rows = np.zeros(length, dtype=np.int64)
+    category_rows = np.zeros(length, dtype=np.int64)
+    mask = np.zeros(length, dtype=np.float32)
+    n = len(items)
+    if n:
+        item_rows[:n] = catalogue.item_rows[items]
+        category_rows[:n] = catalogue.category_rows[items]
+        mask[:n] = 1.0
+    return item_rows, category_rows, mask
+
+
+class TrainingExamples(Dataset):
+    """Map-style dataset; item i is a tuple of tensors in ``RecBatch`` field order."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        users: Users,
+        *,
+        history_length: int,
+        positives_per_user: int,
+        negatives_per_positive: int,
+        privacy_unit: str = "user",
+        seed: int = 0,
+    ) -> None:
+        self.catalogue = catalogue
+        self.users = users
+        self.history_length = history_length
+        self.negatives = negatives_per_positive
+        self.rng = np.random.default_rng(seed)
+        counts = np.diff(users.train_offsets)
+        if privacy_unit == "user":
+            self.positives = positives_per_user
+            self.example_user = np.flatnonzero(counts > 0)
+            self.example_position = np.full(len(self.example_user), -1)
+        else:
+            self.positives = 1
+            self.example_user = np.repeat(np.arange(len(users)), counts)
+            self.example_position = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.example_user)
+
+    def __getitem__(self, index: int):
+        user = int(self.example_user[index])
+        items = self.users.train_items_of(user)
+        fixed = int(self.example_position[index])
+        if fixed >= 0:
+            chosen = np.array([fixed])
+        else:
+            chosen = self.rng.choice(len(items), size=self.positives, replace=len(items) < self.positives)
+        keep = np.ones(len(items), dtype=bool)
+        keep[chosen] = False
+        history = padded_history(self.catalogue, items[keep], self.history_length)
+        negatives = self.rng.integers(0, len(self.catalogue), size=len(chosen) * self.negatives)
+        candidates = np.concatenate([items[chosen], negatives])
+        labels = np.concatenate([np.ones(len(chosen)), np.zeros(len(negatives))]).astype(np.float32)
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a))
+            for a in (
+                self.users.dense[user],
+                self.users.attribute_rows[user],
+                *history,
+                self.catalogue.item_rows[candidates],
+                self.catalogue.category_rows[candidates],
+                self.catalogue.price_feature[candidates][:, None],
+                labels,
+                np.ones(len(candidates), dtype=np.float32),
+            )
+        )
+
+
+def to_batch(tensors) -> RecBatch:
+    """A collated list of tensors (DataLoader output) as a contiguous ``RecBatch``."""
+    return RecBatch(*(t.contiguous() for t in tensors))
+
+
+def candidates_batch(catalogue: Catalogue, users: Users, rows: np.ndarray, candidates: np.ndarray, history_length: int) -> RecBatch:
+    """Score ``candidates`` (catalogue positions, [L] shared or [B, L]) for users ``rows`` [B]."""
+    rows = np.asarray(rows)
+    histories = [padded_history(catalogue, users.train_items_of(u), history_length) for u in rows]
+    candidates = np.broadcast_to(candidates, (len(rows), np.shape(candidates)[-1]))
+    size = candidates.shape
+    return RecBatch(
+        user_dense=torch.from_numpy(users.dense[rows]),
+        user_attributes=torch.from_numpy(users.attribute_rows[rows]),
+        history_items=torch.from_numpy(np.stack([h[0] for h in histories])),
+        history_categories=torch.from_numpy(np.stack([h[1] for h in histories])),
+        history_mask=torch.from_numpy(np.stack([h[2] for h in histories])),
+        candidate_items=torch.from_numpy(np.ascontiguousarray(catalogue.item_rows[candidates])),
+        candidate_categories=torch.from_numpy(np.ascontiguousarray(catalogue.category_rows[candidates])),
+        candidate_dense=torch.from_numpy(np.ascontiguousarray(catalogue.price_feature[candidates][..., None])),
+        labels=torch.zeros(size),
+        label_mask=torch.ones(size),
+    )

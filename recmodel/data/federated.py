@@ -1,0 +1,103 @@
+"""Load a run's data once per process: split, partitioned into sites.
+
+Every simulated partner and the server call ``load_federated_data`` with the
+same arguments and get the same catalogue, users and partitions (the cache is
+keyed on the arguments and the file's modification time).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recmodel.config import RunConfig
+from recmodel.data.interactions import Catalogue, Users, split_leave_last_out
+from recmodel.data.partition import partition_users
+from recmodel.data.schema import DataError, load_events
+from recmodel.data.synthetic import SyntheticSpec, generate_events
+from recmodel.model.dlrm import ModelSpec
+
+
+@dataclass(frozen=True)
+class FederatedData:
+    """All users of a run's data set and which rows each site holds."""
+
+    source: str
+    catalogue: Catalogue
+    users: Users
+    attribute_names: tuple[str, ...]
+    partitions: tuple[np.ndarray, ...]
+    dropped_users: int
+
+    def site_users(self, partition_id: int) -> Users:
+        if not 0 <= partition_id < len(self.partitions):
+            raise DataError(f"partition-id {partition_id} is outside 0..{len(self.partitions) - 1}")
+        return self.users.subset(self.partitions[partition_id])
+
+    def site_name(self, partition_id: int) -> str:
+        """The partner_id held by the site (joined with '+' if several), else ``site-<id>``."""
+        names = np.unique(self.users.partner_ids[self.partitions[partition_id]])
+        names = [n for n in names if n]
+        return "+".join(names) if names else f"site-{partition_id}"
+
+
+def load_federated_data(config: RunConfig, num_partitions: int) -> FederatedData:
+    """Load (or generate), split and partition the configured data set."""
+    source = config.dataset
+    stamp = 0.0
+    if source != "synthetic":
+        path = Path(source).expanduser().resolve()
+        if not path.is_file():
+            raise DataError(f"dataset: file '{path}' does not exist")
+        source, stamp = str(path), path.stat().st_mtime
+    return _load_cached(
+        source,
+        stamp,
+        num_partitions,
+        config.synthetic_users,
+        config.synthetic_items,
+        config.synthetic_categories,
+        config.item_buckets,
+        config.category_buckets,
+        config.attribute_buckets,
+        config.min_interactions,
+        config.seed,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(source, _stamp, num_partitions, users, items, categories, item_buckets,
+                 category_buckets, attribute_buckets, min_interactions, seed) -> FederatedData:
+    if source == "synthetic":
+        spec = SyntheticSpec(users=users, items=items, categories=categories, partners=num_partitions, seed=seed)
+        events = generate_events(spec)
+    else:
+        events = load_events(source)
+    split = split_leave_last_out(
+        events,
+        item_buckets=item_buckets,
+        category_buckets=category_buckets,
+        attribute_buckets=attribute_buckets,
+        min_interactions=min_interactions,
+        source=source,
+    )
+    partitions = partition_users(split.users, num_partitions, seed=seed)
+    for site, rows in enumerate(partitions):
+        if len(rows) == 0:
+            raise DataError(f"{source}: site {site} of {num_partitions} receives no user")
+    return FederatedData(source, split.catalogue, split.users, split.attribute_names, tuple(partitions), split.dropped_users)
+
+
+def model_spec_for(config: RunConfig, data: FederatedData) -> ModelSpec:
+    """The DLRM architecture implied by the config and the data's columns."""
+    return ModelSpec(
+        item_buckets=config.item_buckets,
+        category_buckets=config.category_buckets,
+        attribute_buckets=config.attribute_buckets,
+        num_user_attributes=len(data.attribute_names),
+        user_dense_dim=int(data.users.dense.shape[1]),
+        embedding_dim=config.embedding_dim,
+    )

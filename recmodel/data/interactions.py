@@ -1,0 +1,202 @@
+"""From events to per-user chronological interactions, split leave-last-out.
+
+An interaction is a distinct (user, item) pair; its time is the first event's,
+its strength the deepest funnel step reached. Per user, the last interaction
+is the test item, the one before it the validation item, the rest train.
+Users with fewer than ``min_interactions`` interactions are dropped (counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recmodel.data.hashing import hash_to_buckets
+from recmodel.data.schema import EVENT_LEVEL, EVENT_TYPES, DataError, user_attribute_columns
+
+PRICE_SCALE = 5.0  # log1p(price) / PRICE_SCALE keeps typical prices in [0, 2]
+USER_DENSE_FEATURES = (
+    *(f"share_{name}" for name in EVENT_TYPES),
+    "log_interactions",
+    "mean_log_price",
+)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The item catalogue: N items, arrays indexed by catalogue position.
+
+    item_ids: raw ids [N]; item_rows: hashed embedding rows [N] (int64);
+    category_rows: hashed category rows [N] (int64); price_feature:
+    log1p(price)/5 [N] (float32); popularity: train interactions per item [N].
+    """
+
+    item_ids: np.ndarray
+    item_rows: np.ndarray
+    category_rows: np.ndarray
+    categories: np.ndarray
+    price_feature: np.ndarray
+    popularity: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+@dataclass(frozen=True)
+class Users:
+    """U users with their split interactions and features.
+
+    user_ids, partner_ids: raw ids [U]; attribute_rows: hashed user attributes
+    [U, A] (int64); dense: user dense features [U, len(USER_DENSE_FEATURES)]
+    (float32, from train interactions only); train_offsets [U+1] index into
+    train_items (catalogue positions, chronological) and train_levels (funnel
+    depth 0..3); valid_item, test_item: catalogue positions [U].
+    """
+
+    user_ids: np.ndarray
+    partner_ids: np.ndarray
+    attribute_rows: np.ndarray
+    dense: np.ndarray
+    train_offsets: np.ndarray
+    train_items: np.ndarray
+    train_levels: np.ndarray
+    valid_item: np.ndarray
+    test_item: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def train_items_of(self, user: int) -> np.ndarray:
+        """Catalogue positions of one user's training interactions, oldest first."""
+        return self.train_items[self.train_offsets[user] : self.train_offsets[user + 1]]
+
+    def subset(self, rows: np.ndarray) -> "Users":
+        """The users at positions ``rows`` (order kept)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.train_offsets[rows], self.train_offsets[rows + 1]
+        lengths = ends - starts
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(rows) else np.zeros(0, np.int64)
+        return Users(
+            user_ids=self.user_ids[rows],
+            partner_ids=self.partner_ids[rows],
+            attribute_rows=self.attribute_rows[rows],
+            dense=self.dense[rows],
+            train_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            train_items=self.train_items[take],
+            train_levels=self.train_levels[take],
+            valid_item=self.valid_item[rows],
+            test_item=self.test_item[rows],
+        )
+
+
+@dataclass(frozen=True)
+class SplitData:
+    catalogue: Catalogue
+    users: Users
+    attribute_names: tuple[str, ...]
+    dropped_users: int
+
+
+def split_leave_last_out(
+    events: pd.DataFrame,
+    *,
+    item_buckets: int,
+    category_buckets: int,
+    attribute_buckets: int,
+    min_interactions: int = 3,
+    source: str = "events",
+) -> SplitData:
+    """Build the catalogue and the per-user temporal split from an events table."""
+    interactions = _interactions(events)
+    per_user = interactions.groupby("user_id", sort=True).size()
+    keep = per_user.index[per_user >= min_interactions]
+    dropped = int(len(per_user) - len(keep))
+    interactions = interactions[interactions["user_id"].isin(keep)]
+    if interactions.empty:
+        raise DataError(
+            f"{source}: no user has at least {min_interactions} distinct interactions "
+            f"({dropped} users dropped); lower min-interactions or add data"
+        )
+    catalogue = _catalogue(events, interactions, item_buckets, category_buckets)
+    position = pd.Series(np.arange(len(catalogue)), index=catalogue.item_ids)
+    interactions = interactions.assign(position=position.loc[interactions["item_id"]].to_numpy())
+    users, attribute_names = _users(events, interactions, catalogue, attribute_buckets)
+    return SplitData(catalogue, users, attribute_names, dropped)
+
+
+def _interactions(events: pd.DataFrame) -> pd.DataFrame:
+    frame = events[["user_id", "item_id", "timestamp"]].copy()
+    frame["level"] = events["event"].map(EVENT_LEVEL).to_numpy()
+    frame = frame.sort_values(["user_id", "timestamp"], kind="stable")
+    grouped = frame.groupby(["user_id", "item_id"], sort=False)
+    interactions = grouped.agg(timestamp=("timestamp", "min"), level=("level", "max")).reset_index()
+    return interactions.sort_values(["user_id", "timestamp", "item_id"], kind="stable").reset_index(drop=True)
+
+
+def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogue:
+    items = events.drop_duplicates("item_id").set_index("item_id").sort_index()
+    item_ids = items.index.to_numpy()
+    categories = items["category"].astype(str).to_numpy() if "category" in items else np.full(len(items), "none")
+    prices = pd.to_numeric(items["price"], errors="coerce").fillna(0).clip(lower=0).to_numpy() if "price" in items else np.zeros(len(items))
+    last_two = interactions.groupby("user_id").cumcount(ascending=False) < 2
+    train_counts = interactions.loc[~last_two, "item_id"].value_counts()
+    return Catalogue(
+        item_ids=item_ids,
+        item_rows=hash_to_buckets(item_ids, item_buckets),
+        category_rows=hash_to_buckets(categories, category_buckets),
+        categories=categories,
+        price_feature=(np.log1p(prices) / PRICE_SCALE).astype(np.float32),
+        popularity=train_counts.reindex(item_ids, fill_value=0).to_numpy(dtype=np.float64),
+    )
+
+
+def _users(events, interactions, catalogue, attribute_buckets):
+    first = events.drop_duplicates("user_id").set_index("user_id")
+    user_ids = np.asarray(sorted(interactions["user_id"].unique()))
+    first = first.loc[user_ids]
+    attribute_names = tuple(user_attribute_columns(events))
+    attribute_rows = np.stack(
+        [hash_to_buckets(first[name].to_numpy(), attribute_buckets) for name in attribute_names], axis=1
+    ) if attribute_names else np.zeros((len(user_ids), 0), dtype=np.int64)
+    partner_ids = first["partner_id"].astype(str).to_numpy() if "partner_id" in first else np.full(len(user_ids), "")
+
+    counts = interactions.groupby("user_id", sort=True).size().loc[user_ids].to_numpy()
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    position = interactions["position"].to_numpy()
+    levels = interactions["level"].to_numpy()
+    test_item, valid_item = position[ends - 1], position[ends - 2]
+    train_mask = np.ones(len(position), dtype=bool)
+    train_mask[ends - 1] = False
+    train_mask[ends - 2] = False
+    train_items, train_levels = position[train_mask], levels[train_mask]
+    train_counts = counts - 2
+    offsets = np.concatenate(([0], np.cumsum(train_counts))).astype(np.int64)
+    dense = _user_dense(train_items, train_levels, offsets, catalogue)
+    return Users(
+        user_ids=user_ids,
+        partner_ids=partner_ids,
+        attribute_rows=attribute_rows,
+        dense=dense,
+        train_offsets=offsets,
+        train_items=train_items.astype(np.int64),
+        train_levels=train_levels.astype(np.int64),
+        valid_item=valid_item.astype(np.int64),
+        test_item=test_item.astype(np.int64),
+    ), attribute_names
+
+
+def _user_dense(train_items, train_levels, offsets, catalogue) -> np.ndarray:
+    """[U, 6] float32: event-level shares (4), log interactions, mean log price."""
+    user_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    counts = np.diff(offsets).astype(np.float64)
+    shares = np.zeros((len(counts), len(EVENT_TYPES)))
+    np.add.at(shares, (user_of, train_levels), 1.0)
+    shares /= np.maximum(counts, 1)[:, None]
+    price = np.zeros(len(counts))
+    np.add.at(price, user_of, catalogue.price_feature[train_items])
+    price /= np.maximum(counts, 1)
+    dense = np.column_stack([shares, np.log1p(counts) / PRICE_SCALE, price])
+    return dense.astype(np.float32)

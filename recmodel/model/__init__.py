@@ -1,0 +1,1 @@
+"""DLRM recommender decomposed like torchrec: Sparse/Dense/Interaction/Over arches."""

@@ -1,0 +1,1 @@
+"""Privacy accounting: immutable DP events, an append-only ledger, accountants."""

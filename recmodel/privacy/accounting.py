@@ -1,0 +1,64 @@
+"""Counting DP events: epsilon of a history, noise calibration.
+
+A history is a list of ``(noise_multiplier, sample_rate, steps)`` tuples, the
+format of Opacus accountants. Calibration and reporting use the same
+accountant (``prv`` by default; Opacus's ``get_noise_multiplier`` defaults to
+RDP while ``PrivacyEngine`` defaults to PRV, a classic mismatch).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Iterable
+
+from opacus.accountants import PRVAccountant, RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+import opacus
+
+History = list[tuple[float, float, int]]
+CALIBRATION_TOLERANCE = 0.01  # calibrated epsilon lies in [target - 0.01, target]
+
+
+def make_accountant(name: str):
+    """A fresh Opacus accountant by name (``prv`` or ``rdp``)."""
+    if name == "prv":
+        return PRVAccountant()
+    if name == "rdp":
+        return RDPAccountant()
+    raise ValueError(f"unknown accountant '{name}'; allowed: prv, rdp")
+
+
+def accountant_label(name: str) -> str:
+    """Name and version as recorded in ledgers, e.g. ``opacus-prv 1.6.0``."""
+    return f"opacus-{name} {opacus.__version__}"
+
+
+def epsilon_of(history: Iterable[tuple[float, float, int]], *, delta: float, accountant: str) -> float:
+    """Epsilon at ``delta`` after all events of ``history`` (composed)."""
+    history = [(float(s), float(q), int(n)) for s, q, n in history if int(n) > 0]
+    if not history:
+        return 0.0
+    counter = make_accountant(accountant)
+    counter.history = history
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(counter.get_epsilon(delta=delta))
+
+
+def calibrate_noise_multiplier(
+    *, target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str
+) -> float:
+    """Smallest noise multiplier whose ``steps`` steps at ``sample_rate`` spend at most ``target_epsilon``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(
+            get_noise_multiplier(
+                target_epsilon=target_epsilon,
+                target_delta=delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant=accountant,
+                epsilon_tolerance=CALIBRATION_TOLERANCE,
+            )
+        )

@@ -1,0 +1,1 @@
+"""Local training, with or without DP-SGD."""

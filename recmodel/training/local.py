@@ -1,0 +1,116 @@
+"""One partner's local training of a DLRM: DP-SGD (Opacus ghost clipping) or plain.
+
+DP-SGD: Poisson sampling of examples (users), per-example clipping to
+``max_grad_norm`` via ghost clipping (no [B, rows, D] per-sample gradients),
+Gaussian noise of std ``noise_multiplier * max_grad_norm`` on the summed
+gradient. An empty Poisson batch still takes a noise-only step, so every step
+the accountant counts really released noise. FedProx's proximal term is
+applied after each step as a data-independent pull toward the global weights
+(post-processing: no privacy cost).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from opacus import PrivacyEngine
+from torch.utils.data import DataLoader, Dataset
+
+from recmodel.data.examples import to_batch
+from recmodel.model.loss import PerUserBCELoss
+
+
+@dataclass(frozen=True)
+class DPSettings:
+    noise_multiplier: float
+    max_grad_norm: float
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What happened: steps taken, examples, mean loss, and for DP the Opacus history."""
+
+    steps: int
+    examples: int
+    mean_loss: float
+    sample_rate: float
+    history: list  # Opacus accountant history [(noise_multiplier, sample_rate, steps)]
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Opacus sets sample_rate = 1 / len(loader); an epoch is len(loader) steps."""
+    return -(-examples // batch_size)
+
+
+def train_locally(
+    model: torch.nn.Module,
+    examples: Dataset,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    dp: DPSettings | None,
+    proximal_mu: float = 0.0,
+    momentum: float = 0.0,
+) -> TrainReport:
+    """Train ``model`` in place; returns a ``TrainReport``."""
+    if len(examples) == 0:
+        raise ValueError("no training examples: the partition holds no user with train interactions")
+    warnings.filterwarnings("ignore", message="Secure RNG turned off")
+    warnings.filterwarnings("ignore", message="Full backward hook is firing")
+    model.train()
+    anchor = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
+    loader = DataLoader(examples, batch_size=batch_size, shuffle=dp is None)
+    criterion = PerUserBCELoss()
+    engine = None
+    if dp is not None:
+        engine = PrivacyEngine(accountant="prv")
+        model, optimizer, criterion, loader = engine.make_private(
+            module=model,
+            optimizer=optimizer,
+            criterion=criterion,
+            data_loader=loader,
+            noise_multiplier=dp.noise_multiplier,
+            max_grad_norm=dp.max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode="ghost",
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    steps, loss_sum = 0, 0.0
+    for _ in range(epochs):
+        for tensors in loader:
+            batch = to_batch(tensors)
+            optimizer.zero_grad()
+            if batch.size == 0:
+                _noise_only_step(optimizer, params)
+            else:
+                loss = criterion(model(batch), batch.labels, batch.label_mask)
+                loss.backward()
+                optimizer.step()
+                loss_sum += float(loss.item())
+            steps += 1
+            if proximal_mu > 0:
+                _proximal_pull(params, anchor, learning_rate * proximal_mu)
+    if engine is not None:
+        model._close()  # remove Opacus hooks: the caller's module is plain again
+    history = list(engine.accountant.history) if engine is not None else []
+    sample_rate = history[0][1] if history else min(1.0, batch_size / len(examples))
+    return TrainReport(steps, len(examples), loss_sum / max(steps, 1), sample_rate, history)
+
+
+def _noise_only_step(optimizer, params) -> None:
+    """Empty Poisson batch: zero gradient, so the DP optimizer releases pure noise."""
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+
+
+@torch.no_grad()
+def _proximal_pull(params, anchor, strength: float) -> None:
+    """w <- w - strength * (w - w_global): the FedProx proximal gradient step."""
+    strength = min(strength, 1.0)
+    for p, a in zip(params, anchor):
+        p.sub_(strength * (p - a))

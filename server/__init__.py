@@ -1,0 +1,1 @@
+"""Flower ServerApp: aggregation, evaluation, run artifacts."""

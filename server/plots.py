@@ -1,0 +1,34 @@
+"""PNG plots of a run's per-round metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float, target: Path) -> Path:
+    """NDCG@K (central, federated) and max epsilon over partners, per round."""
+    key = f"ndcg@{top_k}"
+    rounds = [r["round"] for r in rows]
+    central = [(r["central"] or {}).get(key) for r in rows]
+    federated = [(r["federated"] or {}).get(key) for r in rows]
+    eps_rows = [(r["round"], r["epsilon_max"]) for r in rows if r.get("epsilon_max") is not None]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    if any(v is not None for v in central):
+        left.plot(rounds, central, marker="o", label="central (all partners' test users)")
+    if any(v is not None for v in federated):
+        left.plot(rounds, federated, marker="s", label="federated (weighted by users)")
+    left.axhline(baseline_ndcg, color="grey", linestyle="--", label="popularity baseline")
+    left.set(xlabel="round", ylabel=f"NDCG@{top_k}", title=f"NDCG@{top_k} over rounds")
+    left.legend(fontsize=8)
+    if eps_rows:
+        right.plot([r for r, _ in eps_rows], [e for _, e in eps_rows], marker="o", color="tab:red")
+    right.set(xlabel="round", ylabel="epsilon (max over partners)", title="privacy spent")
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target
