@@ -72,6 +72,11 @@ def load_federated_data(config: RunConfig, num_partitions: int) -> FederatedData
 def _load_cached(source, _stamp, num_partitions, users, items, categories, item_buckets,
                  category_buckets, attribute_buckets, min_interactions, seed) -> FederatedData:
     if source == "synthetic":
+        if users < num_partitions:
+            raise DataError(
+                f"more partners ({num_partitions}) than users ({users}): "
+                "lower num-supernodes or raise synthetic-users"
+            )
         spec = SyntheticSpec(users=users, items=items, categories=categories, partners=num_partitions, seed=seed)
         events = generate_events(spec)
     else:

@@ -1,0 +1,1 @@
+"""Simulation helpers and benchmarks (run from a checkout of the repository)."""

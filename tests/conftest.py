@@ -1,0 +1,26 @@
+"""Shared fixtures: a tiny synthetic federation that trains in seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from recmodel.data.federated import load_federated_data, model_spec_for
+from simulations.defaults import default_run_config
+
+TINY = dict(synthetic_users=120, synthetic_items=60, synthetic_categories=6, batch_size=16,
+            item_buckets=128, embedding_dim=8, num_server_rounds=2, local_epochs=1)
+
+
+@pytest.fixture
+def tiny_config():
+    return default_run_config(**TINY)
+
+
+@pytest.fixture
+def tiny_data(tiny_config):
+    return load_federated_data(tiny_config, num_partitions=2)
+
+
+@pytest.fixture
+def tiny_spec(tiny_config, tiny_data):
+    return model_spec_for(tiny_config, tiny_data)
