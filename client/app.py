@@ -1,17 +1,23 @@
-"""fedrec ClientApp: local DP-SGD training and local ranking evaluation."""
+"""fedrec ClientApp: local DP-SGD training and local ranking evaluation.
+
+A partner whose budget would be exceeded does not train: it replies with an
+error Message whose code is ``BUDGET_EXHAUSTED_CODE`` and whose reason starts
+with ``budget-exhausted``; the server then leaves it out of later rounds.
+"""
 
 from __future__ import annotations
 
 import json
 
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from client.site import resolve_site
 from recmodel.config import RunConfig
 from recmodel.evaluation import evaluate_ranking, model_scorer
 from recmodel.model.dlrm import DLRM, ModelSpec
+from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
 from recmodel.training.private_round import run_private_round
 
 app = ClientApp()
@@ -32,35 +38,41 @@ def train(msg: Message, context: Context) -> Message:
     site = resolve_site(context, config, str(settings["run-dir"]))
     server_round = int(settings["server-round"])
     torch.manual_seed(config.seed * 1_000 + server_round)
-    outcome = run_private_round(
-        model,
-        site.catalogue,
-        site.users,
-        config,
-        state_dir=site.state_dir,
-        partner=site.partner,
-        run_id=str(settings["run-id"]),
-        server_round=server_round,
-        proximal_mu=float(settings.get("proximal-mu", 0.0)),
-    )
+    try:
+        outcome = run_private_round(
+            model,
+            site.catalogue,
+            site.users,
+            config,
+            state_dir=site.state_dir,
+            partner=site.partner,
+            run_id=str(settings["run-id"]),
+            server_round=server_round,
+            max_epsilon=site.max_epsilon,
+            proximal_mu=float(settings.get("proximal-mu", 0.0)),
+        )
+    except BudgetExhausted as refusal:
+        return Message(error=Error(code=BUDGET_EXHAUSTED_CODE, reason=str(refusal)), reply_to=msg)
     metrics = MetricRecord(
         {
             "num-examples": outcome.examples,
             "train-loss": outcome.mean_loss,
             "steps": outcome.steps,
             "epsilon": outcome.epsilon if config.dp else -1.0,
+            "max-epsilon": site.max_epsilon,
             "noise-multiplier": outcome.noise_multiplier,
             "sample-rate": outcome.sample_rate,
+            "ledger-entries": outcome.ledger_entries,
         }
     )
-    partner = ConfigRecord({"partner": site.partner})
+    partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": outcome.ledger_head})
     content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics, "partner": partner})
     return Message(content=content, reply_to=msg)
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    """Full-catalogue NDCG/HR of the global model on this site's test users."""
+    """Full-catalogue NDCG/HR of the global model on this site's test users (not noised)."""
     config = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, config, str(settings["run-dir"]))

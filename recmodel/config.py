@@ -41,6 +41,8 @@ class RunConfig:
     target_epsilon: float
     target_delta: float
     max_grad_norm: float
+    max_epsilon: float
+    max_epsilon_overrides: str
     privacy_unit: str
     accountant: str
     strategy: str
@@ -80,6 +82,23 @@ class RunConfig:
         config.validate()
         return config
 
+    def epsilon_caps(self) -> dict[str, float]:
+        """Per-partner caps from ``max-epsilon-overrides`` ("partner-0=3.0,partner-1=5")."""
+        caps = {}
+        for item in filter(None, (part.strip() for part in self.max_epsilon_overrides.split(","))):
+            name, sep, value = item.partition("=")
+            try:
+                cap = float(value)
+            except ValueError:
+                cap = float("nan")
+            if not sep or not name.strip() or not cap > 0:
+                raise ConfigError(
+                    f"max-epsilon-overrides: cannot read '{item}'; expected 'partner=epsilon' pairs "
+                    "separated by commas, e.g. \"partner-0=3.0,partner-1=5\""
+                )
+            caps[name.strip()] = cap
+        return caps
+
     def validate(self) -> None:
         """Raise ``ConfigError`` for the first unusable value."""
         _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
@@ -97,6 +116,9 @@ class RunConfig:
             raise ConfigError(
                 f"target-epsilon must be a positive number (got {self.target_epsilon})"
             )
+        if not self.max_epsilon > 0:
+            raise ConfigError(f"max-epsilon must be a positive number (got {self.max_epsilon})")
+        self.epsilon_caps()
         if not 0 < self.target_delta < 1:
             raise ConfigError(f"target-delta must be in (0, 1) (got {self.target_delta})")
         if not 0 <= self.momentum < 1:

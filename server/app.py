@@ -9,14 +9,16 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
-from recmodel.config import RunConfig
-from recmodel.data.federated import load_federated_data, model_spec_for
+from recmodel.config import ConfigError, RunConfig
+from recmodel.data.federated import FederatedData, load_federated_data, model_spec_for
+from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_ranking, model_scorer, popularity_scorer
 from recmodel.model.dlrm import DLRM
 from server.plots import plot_ndcg_and_epsilon
+from server.privacy_report import build_report, write_privacy_report
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
-from server.strategy import build_strategy
+from server.strategy import NoPartnerCanTrain, build_strategy
 
 app = ServerApp()
 NODE_WAIT_SECONDS = 120
@@ -33,54 +35,74 @@ def _connected_nodes(grid: Grid) -> int:
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
-    config = RunConfig.from_mapping(context.run_config)
-    num_nodes = _connected_nodes(grid)
-    data = load_federated_data(config, num_partitions=num_nodes)  # validates data before training
+    try:
+        config = RunConfig.from_mapping(context.run_config)
+        num_nodes = _connected_nodes(grid)
+        data = load_federated_data(config, num_partitions=num_nodes)  # validates data before training
+    except (ConfigError, DataError) as error:
+        print(f"fedrec: cannot start the run: {error}", flush=True)
+        raise
+    run_federation(grid, context, config, data, num_nodes)
+
+
+def run_federation(grid: Grid, context: Context, config: RunConfig, data: FederatedData, num_nodes: int) -> None:
     spec = model_spec_for(config, data)
     run = RunDirectory.create(config)
     k = config.top_k
     baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
-    run.write_json("config.json", {"run_config": config.to_mapping(), "run_id": context.run_id,
-                                   "num_partners": num_nodes, "model_spec": spec.to_dict(),
-                                   "data": {"source": data.source, "users": len(data.users),
-                                            "items": len(data.catalogue), "dropped_users": data.dropped_users,
-                                            "users_per_partner": [len(p) for p in data.partitions]}})
+    run.write_json("config.json", {
+        "run_config": config.to_mapping(), "run_id": context.run_id, "num_partners": num_nodes,
+        "model_spec": spec.to_dict(),
+        "data": {"source": data.source, "users": len(data.users), "items": len(data.catalogue),
+                 "dropped_users": data.dropped_users, "users_per_partner": [len(p) for p in data.partitions]},
+    })
     recorder = RoundRecorder(run=run, top_k=k, baseline=baseline)
-    print(f"fedrec run {run.name}: {num_nodes} partners, {len(data.users)} users, "
-          f"{len(data.catalogue)} items, dp={config.dp}, strategy={config.strategy}", flush=True)
+    print(f"fedrec run {run.name}: {num_nodes} partners, {len(data.users)} users, {len(data.catalogue)} items, "
+          f"dp={config.dp}, strategy={config.strategy}", flush=True)
     print(recorder.header(), flush=True)
 
     torch.manual_seed(config.seed)
     model = DLRM(spec)
+    initial = ArrayRecord(model.state_dict())
 
-    def central_evaluation(server_round: int, arrays: ArrayRecord) -> MetricRecord:
+    def evaluate_and_report(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         central = None
         if config.central_evaluation:
             model.load_state_dict(arrays.to_torch_state_dict())
             scorer = model_scorer(model, data.catalogue, data.users, config.history_length)
             central = evaluate_ranking(scorer, data.catalogue, data.users, k=k)
         recorder.finish_round(server_round, central)
+        if config.dp:
+            write_privacy_report(run.path, build_report(config, recorder, finished=False))
         return MetricRecord({key: float(v) for key, v in (central or {}).items()})
 
     strategy = build_strategy(config, num_nodes, recorder)
-    train_config = ConfigRecord({
+    settings = ConfigRecord({
         "run-dir": str(run.path),
         "run-id": f"{run.name}#{context.run_id}",
         "model-spec": json.dumps(spec.to_dict()),
     })
-    result = strategy.start(
-        grid=grid,
-        initial_arrays=ArrayRecord(model.state_dict()),
-        num_rounds=config.num_server_rounds,
-        train_config=train_config,
-        evaluate_config=ConfigRecord(dict(train_config)),
-        evaluate_fn=central_evaluation,
-    )
-    final_state = result.arrays.to_torch_state_dict() if len(result.arrays) else model.state_dict()
-    run.save_model(final_state, spec, config)
-    final = recorder.rows[-1]
-    summary = {
+    end_reason = f"all {config.num_server_rounds} planned rounds completed"
+    try:
+        result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=config.num_server_rounds,
+                                train_config=settings, evaluate_config=ConfigRecord(dict(settings)),
+                                evaluate_fn=evaluate_and_report)
+        final_arrays = result.arrays if len(result.arrays) else initial
+    except NoPartnerCanTrain as stop:
+        end_reason = f"stopped early: {stop}"
+        print(f"fedrec: {end_reason}; ending the run with the last aggregated model.", flush=True)
+        final_arrays = strategy.latest_arrays or initial
+    write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason)
+
+
+def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason) -> None:
+    k = config.top_k
+    run.save_model(final_arrays.to_torch_state_dict(), spec, config)
+    evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
+    final = evaluated[-1] if evaluated else {"central": None, "federated": None}
+    run.write_json("summary.json", {
         "run_name": run.name,
+        "end_reason": end_reason,
         "metrics": final["central"] or final["federated"] or {},
         "federated_metrics": final["federated"],
         "baselines": {"popularity": baseline},
@@ -90,10 +112,14 @@ def main(grid: Grid, context: Context) -> None:
             "delta": config.target_delta,
             "target_epsilon": config.target_epsilon,
             "accountant": config.accountant,
-            "epsilon": dict(recorder.epsilon_by_partner),
+            "epsilon": recorder.epsilon_by_partner,
+            "max_epsilon": {n: p.max_epsilon for n, p in recorder.partners.items()},
+            "status": {n: p.status for n, p in recorder.partners.items()},
         },
         "rounds": config.num_server_rounds,
-    }
-    run.write_json("summary.json", summary)
-    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baseline[f"ndcg@{k}"], target=run.path / "ndcg_epsilon.png")
-    print(f"fedrec run finished; artifacts in {run.path}", flush=True)
+    })
+    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baseline[f"ndcg@{k}"],
+                          target=run.path / "ndcg_epsilon.png")
+    if config.dp:
+        write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason))
+    print(f"fedrec run finished ({end_reason}); artifacts in {run.path}", flush=True)

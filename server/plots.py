@@ -32,3 +32,19 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float,
     fig.savefig(target, dpi=100)
     plt.close(fig)
     return target
+
+
+def plot_epsilon_by_partner(series: dict[str, dict[str, float]], caps: dict[str, float | None], *, target: Path) -> Path:
+    """Cumulative epsilon per partner over rounds, with each partner's cap dashed."""
+    fig, axis = plt.subplots(figsize=(6, 4))
+    for name, by_round in series.items():
+        line = axis.plot([int(r) for r in by_round], list(by_round.values()), marker="o", label=name)[0]
+        if caps.get(name) is not None:
+            axis.axhline(caps[name], color=line.get_color(), linestyle="--", linewidth=0.8)
+    axis.set(xlabel="round", ylabel="cumulative epsilon", title="privacy spent per partner (dashed: cap)")
+    if series:
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target

@@ -1,13 +1,15 @@
 """Collects what each round produced and prints the per-round table.
 
 The strategy hands its reply lists to ``aggregate_train`` / ``aggregate_evaluate``
-(used as the strategy's metric aggregation functions); ``finish_round`` is
-called from the server-side evaluation and writes one row per round.
+(used as the strategy's metric aggregation functions) and reports refusals
+and failures; ``finish_round`` is called from the server-side evaluation and
+writes one row per round.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from flwr.app import MetricRecord, RecordDict
@@ -17,27 +19,71 @@ from server.run_directory import RunDirectory
 
 
 @dataclass
+class PartnerState:
+    """What the server knows of one partner (from its replies only)."""
+
+    name: str
+    node_id: int | None = None
+    status: str = "active"  # active | budget-exhausted | failed
+    epsilon: float | None = None
+    max_epsilon: float | None = None
+    noise_multiplier: float | None = None
+    sample_rate: float | None = None
+    steps: int = 0
+    rounds_trained: int = 0
+    ledger_entries: int = 0
+    ledger_head: str = ""
+    epsilon_by_round: dict[int, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
 class RoundRecorder:
     run: RunDirectory
     top_k: int
     baseline: dict
     rows: list[dict] = field(default_factory=list)
-    epsilon_by_partner: dict[str, float] = field(default_factory=dict)
+    partners: dict[str, PartnerState] = field(default_factory=dict)
     _pending: dict = field(default_factory=dict)
+    _round: int = 0
+
+    def _partner(self, name: str) -> PartnerState:
+        return self.partners.setdefault(name, PartnerState(name))
+
+    def _name_of_node(self, node_id: int, reason: str = "") -> str:
+        for state in self.partners.values():
+            if state.node_id == node_id:
+                return state.name
+        match = re.search(r"partner '([^']+)'", reason)
+        return match.group(1) if match else f"node-{node_id}"
+
+    @property
+    def epsilon_by_partner(self) -> dict[str, float]:
+        return {n: p.epsilon for n, p in self.partners.items() if p.epsilon is not None}
 
     # -- strategy hooks -------------------------------------------------
     def aggregate_train(self, replies: list[RecordDict], weight_key: str) -> MetricRecord:
-        """Weighted mean of train metrics, plus per-partner epsilon kept aside."""
-        partners = {}
+        """Weighted mean of train metrics; per-partner privacy facts kept aside."""
+        trained = {}
         for reply in replies:
-            name = str(reply["partner"]["partner"]) if "partner" in reply else "?"
+            info = reply["partner"]
             metrics = next(iter(reply.metric_records.values()))
-            partners[name] = {k: float(v) for k, v in metrics.items()}
-            if metrics.get("epsilon", -1.0) >= 0:
-                self.epsilon_by_partner[name] = float(metrics["epsilon"])
-        self._pending["partners"] = partners
+            state = self._partner(str(info["partner"]))
+            state.node_id = int(info["node-id"])
+            state.rounds_trained += 1
+            state.steps += int(metrics["steps"])
+            if metrics["epsilon"] >= 0:
+                state.epsilon = float(metrics["epsilon"])
+                state.epsilon_by_round[self._round + 1] = state.epsilon
+                state.max_epsilon = float(metrics["max-epsilon"])
+                state.noise_multiplier = float(metrics["noise-multiplier"])
+                state.sample_rate = float(metrics["sample-rate"])
+                state.ledger_entries = int(metrics["ledger-entries"])
+                state.ledger_head = str(info["ledger-head"])
+            trained[state.name] = {k: float(v) for k, v in metrics.items()}
+        self._pending["partners"] = trained
         aggregated = aggregate_metricrecords(replies, weight_key)
-        aggregated["epsilon-max"] = max((p.get("epsilon", -1.0) for p in partners.values()), default=-1.0)
+        aggregated["epsilon-max"] = max((p.get("epsilon", -1.0) for p in trained.values()), default=-1.0)
         return aggregated
 
     def aggregate_evaluate(self, replies: list[RecordDict], weight_key: str) -> MetricRecord:
@@ -45,15 +91,30 @@ class RoundRecorder:
         self._pending["federated"] = {k: float(v) for k, v in aggregated.items()}
         return aggregated
 
+    def budget_exhausted(self, server_round: int, node_id: int, reason: str) -> None:
+        state = self._partner(self._name_of_node(node_id, reason))
+        state.node_id, state.status = node_id, "budget-exhausted"
+        state.messages.append(f"round {server_round}: {reason}")
+        print(f"round {server_round}: {reason} It is left out of later rounds.", flush=True)
+
+    def partner_failed(self, server_round: int, node_id: int, reason: str) -> None:
+        state = self._partner(self._name_of_node(node_id, reason))
+        state.node_id = node_id
+        state.messages.append(f"round {server_round}: failed: {reason}")
+        print(f"round {server_round}: partner '{state.name}' failed and is left out of this round's "
+              f"average: {reason}", flush=True)
+
     # -- per round ------------------------------------------------------
     def finish_round(self, server_round: int, central: dict | None) -> dict:
         """Store and print the row of ``server_round`` (0 = before training)."""
+        self._round = server_round
         epsilons = [e for e in self.epsilon_by_partner.values() if e >= 0]
         row = {
             "round": server_round,
             "central": central,
             "federated": self._pending.pop("federated", None),
             "partners": self._pending.pop("partners", {}),
+            "epsilon": dict(self.epsilon_by_partner),
             "epsilon_max": max(epsilons) if epsilons else None,
         }
         self.rows.append(row)
@@ -68,7 +129,7 @@ class RoundRecorder:
             f"popularity baseline: NDCG@{k}={pop.get(f'ndcg@{k}', math.nan):.4f} "
             f"HR@{k}={pop.get(f'hr@{k}', math.nan):.4f}\n"
             f"{'round':>5} | {'NDCG@' + str(k):>8} | {'HR@' + str(k):>7} | "
-            f"{'fed NDCG':>8} | {'max eps':>7}"
+            f"{'fed NDCG':>8} | {'max eps':>7} | trained"
         )
 
     def format_row(self, row: dict) -> str:
@@ -79,5 +140,5 @@ class RoundRecorder:
         return (
             f"{row['round']:>5} | {central.get(f'ndcg@{k}', math.nan):>8.4f} | "
             f"{central.get(f'hr@{k}', math.nan):>7.4f} | {federated.get(f'ndcg@{k}', math.nan):>8.4f} | "
-            f"{'-' if eps is None else f'{eps:.3f}':>7}"
+            f"{'-' if eps is None else f'{eps:.3f}':>7} | {len(row['partners'])}"
         )

@@ -38,6 +38,7 @@ class DPEvent:
     population: int
     timestamp: float
     partner: str
+    max_epsilon: float  # the partner's cap in force for this release
     mechanism: str = MECHANISM
 
 
@@ -72,6 +73,11 @@ class PrivacyLedger:
     def history(self) -> list[tuple[float, float, int]]:
         """``(noise_multiplier, sample_rate, steps)`` of every entry, for an accountant."""
         return [(e["noise_multiplier"], e["sample_rate"], e["steps"]) for e in self.entries()]
+
+    def head(self) -> tuple[int, str]:
+        """(number of entries, hash of the last one): the anchor a run report records."""
+        entries = self.entries()
+        return len(entries), entries[-1]["hash"] if entries else GENESIS_HASH
 
     def append(self, event: DPEvent) -> dict:
         """Chain, write, flush and fsync one event; returns the written entry."""

@@ -30,7 +30,8 @@ def test_epsilon_grows_every_round_and_matches_a_fresh_accountant(tiny_data, tin
     for server_round in (1, 2, 3):
         torch.manual_seed(server_round)
         outcomes.append(run_private_round(model, tiny_data.catalogue, users, config, state_dir=tmp_path,
-                                          partner="p1", run_id="test", server_round=server_round))
+                                          partner="p1", run_id="test", server_round=server_round,
+                                          max_epsilon=config.max_epsilon))
     epsilons = [o.epsilon for o in outcomes]
     assert epsilons[0] < epsilons[1] < epsilons[2]
     assert epsilons[2] == pytest.approx(config.target_epsilon, abs=0.02)  # planned rounds spend the target
@@ -48,9 +49,9 @@ def test_a_second_run_at_the_same_site_keeps_counting(tiny_data, tiny_config, ti
     """The ledger composes across runs: a new run never restarts from zero."""
     users = tiny_data.site_users(0)
     first = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
-                              partner="p0", run_id="run-a", server_round=1)
+                              partner="p0", run_id="run-a", server_round=1, max_epsilon=100.0)
     second = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
-                               partner="p0", run_id="run-b", server_round=1)
+                               partner="p0", run_id="run-b", server_round=1, max_epsilon=100.0)
     assert second.epsilon > first.epsilon
     rdp = RDPAccountant()
     rdp.history = PrivacyLedger(tmp_path / "ledger.jsonl").history()
@@ -60,6 +61,6 @@ def test_a_second_run_at_the_same_site_keeps_counting(tiny_data, tiny_config, ti
 def test_no_dp_round_writes_no_ledger(tiny_data, tiny_config, tiny_spec, tmp_path):
     outcome = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0),
                                 tiny_config.replace(dp=False), state_dir=tmp_path, partner="p0",
-                                run_id="r", server_round=1)
+                                run_id="r", server_round=1, max_epsilon=1.0)
     assert math.isinf(outcome.epsilon)
     assert not (tmp_path / "ledger.jsonl").exists()

@@ -7,7 +7,7 @@ from recmodel.privacy.ledger import GENESIS_HASH, DPEvent, PrivacyLedger, entry_
 def _event(round_, epsilon):
     return DPEvent(run_id="r", round=round_, model="dlrm", noise_multiplier=1.1, sample_rate=0.1, steps=10,
                    max_grad_norm=0.5, privacy_unit="user", delta=1e-5, epsilon=epsilon,
-                   accountant="opacus-prv 1.6.0", population=100, timestamp=1.0, partner="p")
+                   accountant="opacus-prv 1.6.0", population=100, timestamp=1.0, partner="p", max_epsilon=10.0)
 
 
 def test_entries_are_chained_and_synced(tmp_path):

@@ -1,0 +1,44 @@
+"""``fedrec audit PATH [--json]``: verify ledgers; exit 0 only when everything holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("audit", help="verify privacy ledgers and recompute epsilon with dp-accounting",
+                                 description=__doc__)
+    parser.add_argument("path", help="a run directory, a partner state directory, or a ledger.jsonl file")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.set_defaults(run=run)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def run(args) -> int:
+    audits = audit_path(args.path)
+    ok = all(a.ok for a in audits)
+    if args.json:
+        print(json.dumps({"ok": ok, "tolerance": {"absolute": ABSOLUTE_TOLERANCE, "relative": RELATIVE_TOLERANCE},
+                          "ledgers": [dict(asdict(a), ok=a.ok) for a in audits]}, indent=2))
+        return 0 if ok else 1
+    print(f"tolerance: |recorded - recomputed| <= max({ABSOLUTE_TOLERANCE}, {RELATIVE_TOLERANCE:.1%} of recomputed); "
+          "recomputed with dp-accounting (PLD for Opacus PRV entries, RDP for Opacus RDP entries)")
+    for audit in audits:
+        print(f"\nledger {audit.path}  partner {audit.partner}")
+        print(f"{'line':>4} | {'run':<28} | {'round':>5} | {'model':<8} | {'recorded':>8} | {'PLD':>8} | "
+              f"{'RDP':>8} | {'cap':>6} | check")
+        for e in audit.entries:
+            cap = "-" if e.cap is None else f"{e.cap:g}"
+            print(f"{e.line:>4} | {e.run_id[:28]:<28} | {e.round:>5} | {e.model:<8} | {_fmt(e.recorded):>8} | "
+                  f"{_fmt(e.pld):>8} | {_fmt(e.rdp):>8} | {cap:>6} | {'ok' if e.ok else 'FAIL'}")
+        for problem in audit.all_problems():
+            print(f"  FAIL: {problem}")
+        print(f"  verdict: {'PASS' if audit.ok else 'FAIL'}")
+    print(f"\noverall: {'PASS' if ok else 'FAIL'} ({sum(a.ok for a in audits)}/{len(audits)} ledgers pass)")
+    return 0 if ok else 1

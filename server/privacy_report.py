@@ -1,0 +1,111 @@
+"""The run's privacy report: ``<run-dir>/privacy/report.json``, ``report.md``, ``epsilon.png``.
+
+Written after every round and at the end. Every number comes from the
+partners' replies (the server never sees a ledger in deployment); the ledger
+head hash and entry count recorded per partner let ``fedrec audit`` detect a
+ledger that was truncated after the run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from recmodel.config import RunConfig
+from server.plots import plot_epsilon_by_partner
+from server.recorder import RoundRecorder
+
+COVERED = ["model updates (weights sent to the server after every local DP-SGD round)"]
+NOT_COVERED = [
+    "evaluation metrics (NDCG/HR per partner) sent to the server: not noised",
+    "the number of training users per partner (used as aggregation weight): not noised",
+]
+
+
+def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, end_reason: str = "") -> dict:
+    partners = {}
+    for name, state in sorted(recorder.partners.items()):
+        facts = asdict(state)
+        facts["epsilon_by_round"] = {str(k): v for k, v in sorted(state.epsilon_by_round.items())}
+        partners[name] = facts
+    return {
+        "run_name": recorder.run.name,
+        "finished": finished,
+        "end_reason": end_reason,
+        "dp": config.dp,
+        "guarantee": {
+            "definition": "(epsilon, delta)-differential privacy per partner, against the coordinator and the other partners",
+            "unit": config.privacy_unit,
+            "neighbouring": ("add or remove one user with all their interactions" if config.privacy_unit == "user"
+                             else "add or remove one interaction (event-level; weaker than user-level)"),
+            "delta": config.target_delta,
+            "accountant": config.accountant,
+            "scope": "cumulative over every DP release in each partner's ledger (all rounds, models and runs)",
+            "covered": COVERED,
+            "not_covered": NOT_COVERED,
+        },
+        "mechanism": {
+            "name": "DP-SGD (Opacus), Poisson-subsampled Gaussian, ghost clipping",
+            "max_grad_norm": config.max_grad_norm,
+            "target_epsilon": config.target_epsilon,
+            "planned_rounds": config.num_server_rounds,
+            "local_epochs": config.local_epochs,
+            "expected_batch_size": config.batch_size,
+        },
+        "partners": partners,
+    }
+
+
+def write_privacy_report(run_path: Path, report: dict) -> Path:
+    folder = run_path / "privacy"
+    folder.mkdir(exist_ok=True)
+    tmp = folder / "report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    tmp.replace(folder / "report.json")
+    (folder / "report.md").write_text(render_markdown(report))
+    series = {name: p["epsilon_by_round"] for name, p in report["partners"].items()}
+    caps = {name: p["max_epsilon"] for name, p in report["partners"].items()}
+    plot_epsilon_by_partner(series, caps, target=folder / "epsilon.png")
+    return folder
+
+
+def render_markdown(report: dict) -> str:
+    g, m = report["guarantee"], report["mechanism"]
+    lines = [
+        f"# Privacy report: run `{report['run_name']}`",
+        "",
+        f"Status: {'finished' if report['finished'] else 'in progress'}"
+        + (f" ({report['end_reason']})" if report["end_reason"] else ""),
+        "",
+        "## Guarantee",
+        "",
+        f"- {g['definition']}." if report["dp"] else "- **DP was switched off for this run: no guarantee.**",
+        f"- Unit of privacy: **{g['unit']}** ({g['neighbouring']}).",
+        f"- delta = {g['delta']:g}; epsilon computed with the **{g['accountant']}** accountant; {g['scope']}.",
+        "- Covered: " + "; ".join(g["covered"]) + ".",
+        "- Not covered: " + "; ".join(g["not_covered"]) + ".",
+        "",
+        "## Mechanism",
+        "",
+        f"{m['name']}; clipping norm {m['max_grad_norm']}, expected batch {m['expected_batch_size']} users, "
+        f"{m['local_epochs']} local epoch(s) per round, {m['planned_rounds']} planned rounds, "
+        f"noise calibrated per partner to reach target epsilon {m['target_epsilon']} after the planned rounds.",
+        "",
+        "## Partners",
+        "",
+        "| partner | status | epsilon spent | cap | noise multiplier | sample rate | steps (this run) | rounds | ledger entries |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, p in report["partners"].items():
+        eps = "-" if p["epsilon"] is None else f"{p['epsilon']:.4f}"
+        cap = "-" if p["max_epsilon"] is None else f"{p['max_epsilon']:g}"
+        sigma = "-" if p["noise_multiplier"] is None else f"{p['noise_multiplier']:.4f}"
+        rate = "-" if p["sample_rate"] is None else f"{p['sample_rate']:.4f}"
+        lines.append(f"| {name} | {p['status']} | {eps} | {cap} | {sigma} | {rate} | {p['steps']} | "
+                     f"{p['rounds_trained']} | {p['ledger_entries']} |")
+    notes = [msg for p in report["partners"].values() for msg in p["messages"]]
+    if notes:
+        lines += ["", "## Events", ""] + [f"- {msg}" for msg in notes]
+    lines += ["", "Verify independently: `fedrec audit <run-dir>` (hash chain, dp-accounting RDP and PLD).", ""]
+    return "\n".join(lines)
