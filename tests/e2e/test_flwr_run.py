@@ -35,19 +35,27 @@ def flwr_env(tmp_path):
             pass
 
 
-def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
-    out_dir = tmp_path / "runs"
-    run_config = (
-        f"num-server-rounds=2 synthetic-users=160 synthetic-items=80 synthetic-categories=6 "
-        f"batch-size=16 item-buckets=256 output-dir='{out_dir}' run-name='e2e'"
-    )
+TINY_RUN = "synthetic-users=160 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256"
+
+
+def flwr_run(env, cwd: Path, run_config: str) -> str:
     proc = subprocess.run(
         [str(FLWR), "run", str(REPO), "--stream", "--run-config", run_config,
          "--federation-config", "num-supernodes=2"],
-        env=flwr_env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=600, cwd=cwd,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
+    return output
+
+
+def audit(run_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(FLWR.parent / "fedrec"), "audit", str(run_dir)], capture_output=True, text=True)
+
+
+def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
+    out_dir = tmp_path / "runs"
+    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 {TINY_RUN} output-dir='{out_dir}' run-name='e2e'")
     run_dir = out_dir / "e2e"
     assert f"artifacts in {run_dir}" in output
     assert "round |  NDCG@10" in output
@@ -70,3 +78,30 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert (run_dir / "ndcg_epsilon.png").read_bytes()[:4] == b"\x89PNG"
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run_config"]["num-server-rounds"] == 2
+
+    report = json.loads((run_dir / "privacy" / "report.json").read_text())
+    assert report["finished"] and report["guarantee"]["unit"] == "user"
+    assert {p["status"] for p in report["partners"].values()} == {"active"}
+    assert "Not covered" in (run_dir / "privacy" / "report.md").read_text()
+    assert (run_dir / "privacy" / "epsilon.png").read_bytes()[:4] == b"\x89PNG"
+    verdict = audit(run_dir)
+    assert verdict.returncode == 0, verdict.stdout
+    assert "overall: PASS (2/2 ledgers pass)" in verdict.stdout
+
+
+def test_flwr_run_stops_partners_at_their_caps_and_ends_cleanly(flwr_env, tmp_path):
+    """Caps below what the plan needs: each partner trains round 1, refuses round 2; round 3 never starts."""
+    out_dir = tmp_path / "runs"
+    output = flwr_run(flwr_env, tmp_path,
+                      f"num-server-rounds=3 max-epsilon=6.0 {TINY_RUN} output-dir='{out_dir}' run-name='capped'")
+    assert "budget-exhausted: partner 'partner-0'" in output
+    assert "every partner has exhausted its privacy budget" in output
+    run_dir = out_dir / "capped"
+    report = json.loads((run_dir / "privacy" / "report.json").read_text())
+    assert {p["status"] for p in report["partners"].values()} == {"budget-exhausted"}
+    for partner in report["partners"].values():
+        assert partner["epsilon"] <= partner["max_epsilon"] == 6.0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["end_reason"].startswith("stopped early")
+    assert (run_dir / "model.pt").exists()
+    assert audit(run_dir).returncode == 0
