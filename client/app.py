@@ -56,6 +56,7 @@ def train(msg: Message, context: Context) -> Message:
     metrics = MetricRecord(
         {
             "num-examples": outcome.examples,
+            "unit-weight": 1.0,
             "train-loss": outcome.mean_loss,
             "steps": outcome.steps,
             "epsilon": outcome.epsilon if config.dp else -1.0,
@@ -81,6 +82,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     metrics = MetricRecord(
         {
             "num-examples": result["users"],
+            "unit-weight": 1.0,
             f"ndcg@{config.top_k}": result[f"ndcg@{config.top_k}"],
             f"hr@{config.top_k}": result[f"hr@{config.top_k}"],
         }

@@ -46,6 +46,9 @@ class RunConfig:
     privacy_unit: str
     accountant: str
     strategy: str
+    central_dp: bool
+    central_noise_multiplier: float
+    central_clipping_norm: float
     proximal_mu: float
     server_learning_rate: float
     dataset: str
@@ -130,6 +133,13 @@ class RunConfig:
                 f"server-learning-rate must be > 0 (got {self.server_learning_rate})"
             )
         _one_of(self, "strategy", STRATEGIES)
+        if self.central_dp:
+            if self.strategy == "fedadam":
+                raise ConfigError("central-dp = true needs strategy 'fedavg' or 'fedprox' (Flower's accounted "
+                                  "server-side clipping requires FedAvg aggregation); got 'fedadam'")
+            if not self.central_noise_multiplier > 0 or not self.central_clipping_norm > 0:
+                raise ConfigError("central-noise-multiplier and central-clipping-norm must be > 0 when central-dp = true "
+                                  f"(got {self.central_noise_multiplier}, {self.central_clipping_norm})")
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
         if self.dataset != "synthetic" and not Path(self.dataset).expanduser().is_file():

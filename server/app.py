@@ -15,7 +15,7 @@ from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_ranking, model_scorer, popularity_scorer
 from recmodel.model.dlrm import DLRM
 from server.plots import plot_ndcg_and_epsilon
-from server.privacy_report import build_report, write_privacy_report
+from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
 from server.strategy import NoPartnerCanTrain, build_strategy
@@ -72,8 +72,9 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
             scorer = model_scorer(model, data.catalogue, data.users, config.history_length)
             central = evaluate_ranking(scorer, data.catalogue, data.users, k=k)
         recorder.finish_round(server_round, central)
-        if config.dp:
-            write_privacy_report(run.path, build_report(config, recorder, finished=False))
+        if config.dp or config.central_dp:
+            write_privacy_report(run.path, build_report(config, recorder, finished=False,
+                                                        central_spent=strategy.central_privacy_spent()))
         return MetricRecord({key: float(v) for key, v in (central or {}).items()})
 
     strategy = build_strategy(config, num_nodes, recorder)
@@ -92,10 +93,11 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         end_reason = f"stopped early: {stop}"
         print(f"fedrec: {end_reason}; ending the run with the last aggregated model.", flush=True)
         final_arrays = strategy.latest_arrays or initial
-    write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason)
+    write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
+                          strategy.central_privacy_spent())
 
 
-def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason) -> None:
+def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent) -> None:
     k = config.top_k
     run.save_model(final_arrays.to_torch_state_dict(), spec, config)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
@@ -115,11 +117,13 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, e
             "epsilon": recorder.epsilon_by_partner,
             "max_epsilon": {n: p.max_epsilon for n, p in recorder.partners.items()},
             "status": {n: p.status for n, p in recorder.partners.items()},
+            "central_dp": central_dp_section(config, central_spent),
         },
         "rounds": config.num_server_rounds,
     })
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baseline[f"ndcg@{k}"],
                           target=run.path / "ndcg_epsilon.png")
-    if config.dp:
-        write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason))
+    if config.dp or config.central_dp:
+        write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason,
+                                                    central_spent=central_spent))
     print(f"fedrec run finished ({end_reason}); artifacts in {run.path}", flush=True)

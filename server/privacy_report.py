@@ -23,7 +23,26 @@ NOT_COVERED = [
 ]
 
 
-def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, end_reason: str = "") -> dict:
+def central_dp_section(config: RunConfig, spent) -> dict | None:
+    """Partner-level guarantee of server-side DP-FedAvg, from Flower's accountant (``PrivacySpent``)."""
+    if not config.central_dp:
+        return None
+    return {
+        "definition": "(epsilon, delta)-DP of the released global models with respect to adding or removing "
+                      "one partner's whole update (partner-level), from server-side clipping and noise",
+        "mechanism": "Flower DifferentialPrivacyServerSideFixedClipping (Gaussian on the aggregate, no sampling amplification)",
+        "noise_multiplier": config.central_noise_multiplier,
+        "clipping_norm": config.central_clipping_norm,
+        "delta": config.target_delta,
+        "epsilon": None if spent is None else spent.epsilon,
+        "releases": 0 if spent is None else spent.num_releases,
+        "accountant": "flwr RdpAccountant (dp-accounting RDP)" if spent is None else f"flwr {spent.accounting_method}",
+        "trust": "requires trusting the server to add the noise; the local DP-SGD guarantee does not",
+    }
+
+
+def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, end_reason: str = "",
+                 central_spent=None) -> dict:
     partners = {}
     for name, state in sorted(recorder.partners.items()):
         facts = asdict(state)
@@ -54,6 +73,7 @@ def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, 
             "expected_batch_size": config.batch_size,
         },
         "partners": partners,
+        "central_dp": central_dp_section(config, central_spent),
     }
 
 
@@ -104,6 +124,13 @@ def render_markdown(report: dict) -> str:
         rate = "-" if p["sample_rate"] is None else f"{p['sample_rate']:.4f}"
         lines.append(f"| {name} | {p['status']} | {eps} | {cap} | {sigma} | {rate} | {p['steps']} | "
                      f"{p['rounds_trained']} | {p['ledger_entries']} |")
+    central = report.get("central_dp")
+    if central:
+        eps = "-" if central["epsilon"] is None else f"{central['epsilon']:.4f}"
+        lines += ["", "## Central DP (partner level)", "",
+                  f"{central['definition']}: epsilon = **{eps}** at delta = {central['delta']:g} after "
+                  f"{central['releases']} releases; noise multiplier {central['noise_multiplier']}, clipping norm "
+                  f"{central['clipping_norm']}; {central['accountant']}. Note: {central['trust']}."]
     notes = [msg for p in report["partners"].values() for msg in p["messages"]]
     if notes:
         lines += ["", "## Events", ""] + [f"- {msg}" for msg in notes]

@@ -1,44 +1,54 @@
-"""Build the configured Flower strategy, made budget-aware.
+"""Build the configured Flower strategy, wrapped to respect partners' budgets.
 
-``BudgetAware`` wraps any FedAvg-family strategy: a partner that replies
-``budget-exhausted`` is left out of every later round (training and
+``BudgetAwareStrategy`` wraps any strategy (FedAvg family, or Flower's
+``DifferentialPrivacyServerSideFixedClipping`` around one): a partner that
+replies ``budget-exhausted`` is left out of every later round (training and
 evaluation); other failed replies are recorded and left out of that round's
-average only. When no partner can train any more, ``configure_train``
-raises ``NoPartnerCanTrain`` and the server ends the run cleanly with the
-last aggregated model.
+aggregate only. When no partner can train any more (or, with central DP,
+when any partner drops out: its noise is calibrated to all of them),
+``configure_train`` raises ``NoPartnerCanTrain`` and the server ends the run
+cleanly with the last aggregated model.
 """
 
 from __future__ import annotations
 
 from flwr.app import ArrayRecord
-from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
+from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedProx, Strategy
+from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
+from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
 from recmodel.config import RunConfig
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE
 from server.recorder import RoundRecorder
 
+STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
+UNIT_WEIGHT_KEY = "unit-weight"  # every partner sends 1.0: equal weights, as accounted central DP requires
+
 
 class NoPartnerCanTrain(Exception):
-    """Every partner has exhausted its privacy budget."""
+    """No (or, with central DP, not every) partner can train any more."""
 
 
-class BudgetAware:
-    """Mixin placed before a FedAvg-family class in the MRO."""
+class BudgetAwareStrategy(Strategy):
+    def __init__(self, inner: Strategy, recorder: RoundRecorder, *, needs_every_partner: bool = False) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.needs_every_partner = needs_every_partner
+        self.exhausted_nodes: set[int] = set()
+        self.latest_arrays: ArrayRecord | None = None
 
-    recorder: RoundRecorder
-    exhausted_nodes: set
-    latest_arrays: ArrayRecord | None
+    def summary(self) -> None:
+        self.inner.summary()
 
     def configure_train(self, server_round, arrays, config, grid):
-        messages = [m for m in super().configure_train(server_round, arrays, config, grid)
+        if self.needs_every_partner and self.exhausted_nodes:
+            raise NoPartnerCanTrain(f"round {server_round}: central DP needs every partner, and "
+                                    f"{len(self.exhausted_nodes)} partner(s) exhausted their privacy budget")
+        messages = [m for m in self.inner.configure_train(server_round, arrays, config, grid)
                     if m.metadata.dst_node_id not in self.exhausted_nodes]
         if not messages:
             raise NoPartnerCanTrain(f"round {server_round}: every partner has exhausted its privacy budget")
         return messages
-
-    def configure_evaluate(self, server_round, arrays, config, grid):
-        return [m for m in super().configure_evaluate(server_round, arrays, config, grid)
-                if m.metadata.dst_node_id not in self.exhausted_nodes]
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
@@ -51,24 +61,32 @@ class BudgetAware:
                 self.recorder.budget_exhausted(server_round, node, str(reply.error.reason))
             else:
                 self.recorder.partner_failed(server_round, node, str(reply.error.reason))
-        arrays, metrics = super().aggregate_train(server_round, replies)
+        arrays, metrics = self.inner.aggregate_train(server_round, replies)
         if arrays is not None:
             self.latest_arrays = arrays
         return arrays, metrics
 
+    def configure_evaluate(self, server_round, arrays, config, grid):
+        return [m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
+                if m.metadata.dst_node_id not in self.exhausted_nodes]
 
-STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
+    def aggregate_evaluate(self, server_round, replies):
+        return self.inner.aggregate_evaluate(server_round, replies)
+
+    def central_privacy_spent(self):
+        """Flower's accountant's (epsilon, delta, releases) for central DP, else None."""
+        spent = getattr(self.inner, "privacy_spent", None)
+        return spent() if spent else None
 
 
-def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -> FedAvg:
-    base = STRATEGIES[config.strategy]
+def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -> BudgetAwareStrategy:
     options = dict(
         fraction_train=1.0,
         fraction_evaluate=1.0,
         min_train_nodes=num_nodes,
         min_evaluate_nodes=num_nodes,
         min_available_nodes=num_nodes,
-        weighted_by_key="num-examples",
+        weighted_by_key=UNIT_WEIGHT_KEY if config.central_dp else "num-examples",
         train_metrics_aggr_fn=recorder.aggregate_train,
         evaluate_metrics_aggr_fn=recorder.aggregate_evaluate,
     )
@@ -76,8 +94,14 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -
         options["proximal_mu"] = config.proximal_mu
     if config.strategy == "fedadam":
         options.update(eta=config.server_learning_rate, eta_l=config.learning_rate)
-    strategy = type(f"BudgetAware{base.__name__}", (BudgetAware, base), {})(**options)
-    strategy.recorder = recorder
-    strategy.exhausted_nodes = set()
-    strategy.latest_arrays = None
-    return strategy
+    inner: Strategy = STRATEGIES[config.strategy](**options)
+    if config.central_dp:
+        accountant = RdpAccountant(PrivacyConfig(
+            target_delta=config.target_delta,
+            population_size=num_nodes,
+            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
+            sampling_method=SamplingMethod.NO_AMPLIFICATION,
+        ))
+        inner = DifferentialPrivacyServerSideFixedClipping(
+            inner, config.central_noise_multiplier, config.central_clipping_norm, num_nodes, accountant=accountant)
+    return BudgetAwareStrategy(inner, recorder, needs_every_partner=config.central_dp)

@@ -157,15 +157,41 @@ def _check_anchor(lines: list[tuple[int, dict]], anchor: dict, audit: LedgerAudi
         audit.problems.append(f"line {lines[count - 1][0]}: hash differs from the head the run report recorded")
 
 
+def audit_central_dp(section: dict, where: str) -> LedgerAudit:
+    """Recompute a run report's central-DP epsilon (Gaussian, no amplification, ``releases`` times)."""
+    audit = LedgerAudit(where, partner="central DP (server)")
+    check = EntryCheck(line=0, run_id="report.json", round=int(section.get("releases", 0)), model="aggregate")
+    audit.entries.append(check)
+    if not section.get("releases"):
+        return audit
+    event = dp_accounting.SelfComposedDpEvent(
+        dp_accounting.GaussianDpEvent(float(section["noise_multiplier"])), int(section["releases"]))
+    logging.disable(logging.WARNING)
+    try:
+        rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant()
+        rdp_accountant.compose(event)
+        pld_accountant.compose(event)
+        check.rdp = float(rdp_accountant.get_epsilon(float(section["delta"])))
+        check.pld = float(pld_accountant.get_epsilon(float(section["delta"])))
+    finally:
+        logging.disable(logging.NOTSET)
+    check.recorded = section.get("epsilon")
+    if check.recorded is None or not within_tolerance(float(check.recorded), check.rdp):
+        check.problems.append(f"{where}: central DP epsilon {check.recorded} differs from the recomputed "
+                              f"RDP {check.rdp:.4f}")
+    return audit
+
+
 def audit_path(path: str | Path) -> list[LedgerAudit]:
     """Audit a ledger file, a partner state directory, or a run directory (all its partners)."""
     path = Path(path)
     if path.is_file():
         return [audit_ledger(path)]
-    anchors = {}
+    anchors, central = {}, None
     report = path / "privacy" / "report.json"
     if report.is_file():
-        anchors = json.loads(report.read_text()).get("partners", {})
+        content = json.loads(report.read_text())
+        anchors, central = content.get("partners", {}), content.get("central_dp")
     ledgers = sorted(path.glob("partners/*/ledger.jsonl")) or sorted(path.glob("ledger.jsonl"))
     if not ledgers:
         missing = LedgerAudit(str(path), partner="-")
@@ -181,4 +207,6 @@ def audit_path(path: str | Path) -> list[LedgerAudit]:
             gone = LedgerAudit(str(path / "partners" / name / "ledger.jsonl"), partner=name)
             gone.problems.append(f"partner '{name}' is in the run report but its ledger is missing")
             audits.append(gone)
+    if central:
+        audits.append(audit_central_dp(central, str(report)))
     return audits

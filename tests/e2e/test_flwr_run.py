@@ -105,3 +105,16 @@ def test_flwr_run_stops_partners_at_their_caps_and_ends_cleanly(flwr_env, tmp_pa
     assert summary["end_reason"].startswith("stopped early")
     assert (run_dir / "model.pt").exists()
     assert audit(run_dir).returncode == 0
+
+
+def test_flwr_run_with_central_dp_reports_a_partner_level_guarantee(flwr_env, tmp_path):
+    out_dir = tmp_path / "runs"
+    flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 central-dp=true central-noise-multiplier=2.0 "
+                                 f"central-clipping-norm=5.0 {TINY_RUN} output-dir='{out_dir}' run-name='central'")
+    run_dir = out_dir / "central"
+    central = json.loads((run_dir / "privacy" / "report.json").read_text())["central_dp"]
+    assert central["releases"] == 2 and central["epsilon"] > 0
+    assert json.loads((run_dir / "summary.json").read_text())["privacy"]["central_dp"]["epsilon"] == central["epsilon"]
+    verdict = audit(run_dir)
+    assert verdict.returncode == 0, verdict.stdout
+    assert "central DP (server)" in verdict.stdout

@@ -45,3 +45,15 @@ def test_missing_key_is_reported():
 
     with pytest.raises(ConfigError, match="missing key 'seed'"):
         RunConfig.from_mapping(values)
+
+
+def test_central_dp_needs_fedavg_aggregation():
+    with pytest.raises(ConfigError, match="central-dp = true needs strategy 'fedavg' or 'fedprox'"):
+        default_run_config(central_dp=True, strategy="fedadam")
+
+
+def test_per_partner_caps_are_parsed_and_checked():
+    assert default_run_config(max_epsilon_overrides="partner-0=3, partner-1=5.5").epsilon_caps() == {
+        "partner-0": 3.0, "partner-1": 5.5}
+    with pytest.raises(ConfigError, match="max-epsilon-overrides: cannot read 'partner-0:3'"):
+        default_run_config(max_epsilon_overrides="partner-0:3")
