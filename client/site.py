@@ -20,7 +20,7 @@ from pathlib import Path
 from flwr.app import Context
 
 from recmodel.config import ConfigError, RunConfig
-from recmodel.data.federated import load_federated_data
+from recmodel.data.federated import check_sites_can_train, load_federated_data
 from recmodel.data.interactions import Catalogue, Users
 
 
@@ -46,7 +46,9 @@ def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
 
 
 def _deployed_site(node: dict, config: RunConfig) -> Site:
-    data = load_federated_data(config.replace(dataset=str(node["data-path"])), num_partitions=1)
+    site_config = config.replace(dataset=str(node["data-path"]))
+    data = load_federated_data(site_config, num_partitions=1)
+    check_sites_can_train(site_config, data)
     partner = str(node.get("partner-name", data.site_name(0)))
     state_dir = Path(str(node.get("state-dir", Path.home() / ".fedrec" / partner))).expanduser()
     if "max-epsilon" not in node:

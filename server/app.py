@@ -10,7 +10,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
 from recmodel.config import ConfigError, RunConfig
-from recmodel.data.federated import FederatedData, load_federated_data, model_spec_for
+from recmodel.data.federated import FederatedData, check_sites_can_train, load_federated_data, model_spec_for
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_ranking, model_scorer, popularity_scorer
 from recmodel.model.dlrm import DLRM
@@ -39,6 +39,7 @@ def main(grid: Grid, context: Context) -> None:
         config = RunConfig.from_mapping(context.run_config)
         num_nodes = _connected_nodes(grid)
         data = load_federated_data(config, num_partitions=num_nodes)  # validates data before training
+        check_sites_can_train(config, data)
     except (ConfigError, DataError) as error:
         print(f"fedrec: cannot start the run: {error}", flush=True)
         raise

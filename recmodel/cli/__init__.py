@@ -1,19 +1,30 @@
-"""The ``fedrec`` command line: ``fedrec audit PATH`` (more subcommands to come)."""
+"""The ``fedrec`` command line: ``fedrec audit``, ``fedrec data ...``.
+
+Bad input ends with one line naming the file, line and problem (exit 2), not
+a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from recmodel.cli import audit
+from recmodel.cli import audit, data
+from recmodel.config import ConfigError
+from recmodel.data.schema import DataError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fedrec", description="fedrec: federated DP recommendation tools")
     commands = parser.add_subparsers(dest="command", required=True)
     audit.register(commands)
+    data.register(commands)
     args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except (DataError, ConfigError) as error:
+        print(f"fedrec: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

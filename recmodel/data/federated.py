@@ -106,3 +106,26 @@ def model_spec_for(config: RunConfig, data: FederatedData) -> ModelSpec:
         user_dense_dim=int(data.users.dense.shape[1]),
         embedding_dim=config.embedding_dim,
     )
+
+
+def check_sites_can_train(config: RunConfig, data: FederatedData) -> None:
+    """Before any training: every site needs users, a DP sample rate below 1, and delta < 1/users.
+
+    Raises ``DataError`` naming every site that fails and what to change.
+    """
+    problems = []
+    for site in range(len(data.partitions)):
+        name, users = data.site_name(site), len(data.partitions[site])
+        if users == 0:
+            problems.append(f"partner '{name}' has no usable user (users with fewer than "
+                            f"{config.min_interactions} distinct items are dropped): give it data or lower min-interactions")
+            continue
+        if config.dp and config.privacy_unit == "user" and users <= config.batch_size:
+            problems.append(f"partner '{name}' has {users} usable users but batch-size={config.batch_size}: every step "
+                            f"would sample all of them (sample rate 1, no privacy amplification); set batch-size below "
+                            f"{users} (e.g. {max(1, users // 8)}) or give the partner more users")
+        if config.dp and config.target_delta >= 1.0 / users:
+            problems.append(f"partner '{name}' has {users} users: target-delta={config.target_delta:g} is not below "
+                            f"1/users={1.0 / users:.2g}; lower target-delta")
+    if problems:
+        raise DataError(f"{data.source}: cannot start the federation:\n  - " + "\n  - ".join(problems))

@@ -118,3 +118,40 @@ def test_flwr_run_with_central_dp_reports_a_partner_level_guarantee(flwr_env, tm
     verdict = audit(run_dir)
     assert verdict.returncode == 0, verdict.stdout
     assert "central DP (server)" in verdict.stdout
+
+
+def _write_movielens_100k_layout(folder: Path, users: int, items: int) -> int:
+    """A data set in MovieLens-100K's exact file layout (synthetic content, no download)."""
+    from recmodel.data.synthetic import SyntheticSpec, generate_events
+
+    events = generate_events(SyntheticSpec(users=users, items=items, categories=6, partners=1, seed=5))
+    events = events.drop_duplicates(["user_id", "item_id"])
+    user = events["user_id"].str[1:].astype(int) + 1
+    item = events["item_id"].str[1:].astype(int) + 1
+    rating = 1 + events["event"].map({"view": 1, "click": 2, "add_to_cart": 3, "purchase": 4})
+    folder.mkdir()
+    lines = [f"{u}\t{i}\t{r}\t{int(t)}" for u, i, r, t in zip(user, item, rating, events["timestamp"])]
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+    (folder / "u.user").write_text("".join(f"{u}|{20 + u % 40}|{'MF'[u % 2]}|writer|00000\n" for u in range(1, users + 1)))
+    genre = events.drop_duplicates("item_id").set_index(item.loc[events.drop_duplicates("item_id").index])["category"]
+    flags = lambda c: "|".join("1" if g == 1 + int(c[3:]) else "0" for g in range(19))  # noqa: E731
+    (folder / "u.item").write_bytes("".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|{flags(c)}\n"
+                                            for i, c in genre.items()).encode("latin-1"))
+    return len(lines)
+
+
+def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
+    rows = _write_movielens_100k_layout(tmp_path / "ml-100k", users=200, items=80)
+    events = tmp_path / "ml100k.parquet"
+    imported = subprocess.run([str(FLWR.parent / "fedrec"), "data", "import", "movielens-100k",
+                               str(tmp_path / "ml-100k"), "--out", str(events)], capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    assert f"{rows:,} events written" in imported.stdout
+    out_dir = tmp_path / "runs"
+    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 batch-size=16 item-buckets=256 dataset='{events}' "
+                                          f"output-dir='{out_dir}' run-name='ml'")
+    assert "200 users" in output
+    summary = json.loads((out_dir / "ml" / "summary.json").read_text())
+    assert set(summary["privacy"]["epsilon"]) == {"site-0", "site-1"}  # no partner_id: partitioned by user
+    config = json.loads((out_dir / "ml" / "config.json").read_text())
+    assert config["model_spec"]["num_user_attributes"] == 3  # age, gender, occupation

@@ -1,0 +1,149 @@
+"""``fedrec data``: synth, import, download, partition, describe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from recmodel.data.schema import DataError
+
+
+def register(commands) -> None:
+    data = commands.add_parser("data", help="create, import, partition and describe events files")
+    sub = data.add_subparsers(dest="data_command", required=True)
+
+    synth = sub.add_parser("synth", help="write the synthetic behaviour log")
+    synth.add_argument("--users", type=int, default=10_000)
+    synth.add_argument("--items", type=int, default=1_000)
+    synth.add_argument("--categories", type=int, default=20)
+    synth.add_argument("--partners", type=int, default=2)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--out", required=True)
+    synth.set_defaults(run=run_synth)
+
+    imp = sub.add_parser("import", help="convert a public or generic log into the events schema (Parquet)")
+    imp.add_argument("format", help="movielens-100k, movielens-1m, movielens-latest, retailrocket, taobao, csv, parquet")
+    imp.add_argument("source", help="the source directory or file")
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (counted) instead of stopping")
+    imp.add_argument("--chunk-rows", type=int, default=500_000)
+    for role in ("user", "item", "timestamp", "event", "partner", "category", "price"):
+        imp.add_argument(f"--{role}", help=f"generic formats: source column holding {role}")
+    imp.add_argument("--timestamp-unit", choices=["s", "ms", "iso"], default="s")
+    imp.add_argument("--user-attribute", action="append", default=[], help="generic: a user attribute column (repeatable)")
+    imp.set_defaults(run=run_import)
+
+    down = sub.add_parser("download", help="download a MovieLens archive (needs internet), verify, extract")
+    down.add_argument("name", help="movielens-100k, movielens-1m or movielens-latest-small")
+    down.add_argument("--dir", required=True)
+    down.set_defaults(run=run_download)
+
+    part = sub.add_parser("partition", help="split an events file into one file per partner")
+    part.add_argument("file")
+    part.add_argument("--by", choices=["partner", "user", "dirichlet"], default="user")
+    part.add_argument("--partners", type=int, required=True)
+    part.add_argument("--alpha", type=float, default=0.5)
+    part.add_argument("--seed", type=int, default=0)
+    part.add_argument("--out", required=True)
+    part.set_defaults(run=run_partition)
+
+    desc = sub.add_parser("describe", help="users, items, events, per user and per partner")
+    desc.add_argument("file")
+    desc.add_argument("--plot", help="write a PNG of the distributions here")
+    desc.add_argument("--json", action="store_true")
+    desc.set_defaults(run=run_describe)
+
+
+def run_synth(args) -> int:
+    from recmodel.data.synthetic import SyntheticSpec, generate_events
+
+    events = generate_events(SyntheticSpec(users=args.users, items=args.items, categories=args.categories,
+                                           partners=args.partners, seed=args.seed))
+    _write_parquet_atomically(events, Path(args.out))
+    print(f"wrote {len(events):,} events ({args.users:,} users, {args.items:,} items, {args.partners} partners) "
+          f"to {args.out}")
+    return 0
+
+
+def run_import(args) -> int:
+    from recmodel.data.importers import ImportOptions, import_events
+
+    mapping = {role: getattr(args, role) for role in ("user", "item", "timestamp", "event", "partner", "category", "price")}
+    mapping.update(timestamp_unit=args.timestamp_unit, user_attributes=args.user_attribute)
+    report = import_events(args.format, args.source, args.out,
+                           ImportOptions(skip_bad_rows=args.skip_bad_rows, chunk_rows=args.chunk_rows, mapping=mapping))
+    print(f"{args.out}: {report.summary()}")
+    return 0
+
+
+def run_download(args) -> int:
+    from recmodel.data.download import download
+
+    folder = download(args.name, args.dir)
+    print(f"downloaded, verified and extracted to {folder}")
+    return 0
+
+
+def run_partition(args) -> int:
+    from recmodel.data.partition import assign_partners
+    from recmodel.data.schema import load_events
+
+    events = load_events(args.file)
+    assignment = assign_partners(events, by=args.by, partners=args.partners, alpha=args.alpha, seed=args.seed)
+    site = events["user_id"].map(assignment).to_numpy()
+    out = Path(args.out)
+    staging = Path(tempfile.mkdtemp(prefix=".partition-", dir=out.parent if out.parent.exists() else None))
+    try:
+        summary = {}
+        for k in range(args.partners):
+            part = events[site == k].copy()
+            name = f"partner-{k}"
+            if args.by != "partner":
+                part["partner_id"] = name
+            part.to_parquet(staging / f"{name}.parquet", index=False)
+            summary[name] = {"users": int(part["user_id"].nunique()), "events": int(len(part))}
+            if summary[name]["users"] == 0:
+                raise DataError(f"{name} receives no user (--by {args.by} --alpha {args.alpha}); "
+                                "raise --alpha or lower --partners")
+        (staging / "partitions.json").write_text(json.dumps({"by": args.by, "alpha": args.alpha, "partners": summary}, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for name, facts in summary.items():
+        print(f"{name}: {facts['users']:,} users, {facts['events']:,} events -> {out / (name + '.parquet')}")
+    return 0
+
+
+def run_describe(args) -> int:
+    from recmodel.data.describe import describe_events, plot_distributions
+
+    summary, per_user, events = describe_events(args.file)
+    if args.plot:
+        plot_distributions(per_user, events, Path(args.plot))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{summary['file']}: {summary['events']:,} events, {summary['users']:,} users, {summary['items']:,} items")
+    print("events per user: " + ", ".join(f"{k} {v:.1f}" for k, v in summary["events_per_user"].items()))
+    print("event types: " + ", ".join(f"{k} {v:,}" for k, v in summary["event_types"].items()))
+    print(f"users with fewer than {summary['min_interactions']} distinct items (dropped at training): "
+          f"{summary['users_below_min_interactions']:,}")
+    for name, facts in summary.get("partners", {}).items():
+        print(f"  {name}: {facts['users']:,} users, {facts['events']:,} events")
+    if args.plot:
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _write_parquet_atomically(frame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,258 @@
+"""Importers from public and generic formats into the project's events schema.
+
+Each importer streams its main file in chunks, validates every row (see
+``rows.py``), maps it to ``user_id, item_id, event, timestamp`` plus whatever
+the source has (category, price, user attributes, partner) and writes Parquet
+atomically. Ratings (MovieLens) are consumptions; their strength sets the
+funnel depth: < 2.5 view, < 3.5 click, < 4.5 add_to_cart, else purchase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from recmodel.data.importers.reading import DEFAULT_CHUNK_ROWS, read_delimited
+from recmodel.data.importers.rows import RowReport, parse_numbers, parse_timestamps, require_present
+from recmodel.data.importers.writer import AtomicEventsWriter
+from recmodel.data.schema import EVENT_TYPES, DataError
+
+ML_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+             "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+             "War", "Western"]
+
+
+def rating_to_event(rating: pd.Series) -> np.ndarray:
+    levels = np.digitize(rating.to_numpy(dtype=float), [2.5, 3.5, 4.5])
+    return np.asarray(EVENT_TYPES)[levels]
+
+
+@dataclass
+class ImportOptions:
+    skip_bad_rows: bool = False
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    mapping: dict = field(default_factory=dict)  # generic formats: schema column -> source column
+
+
+def _find(source: Path, name: str) -> Path:
+    path = source / name if source.is_dir() else source.parent / name
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (expected in {source if source.is_dir() else source.parent})")
+    return path
+
+
+def _run(chunks, to_events: Callable, out: Path, report: RowReport) -> RowReport:
+    with AtomicEventsWriter(out, report) as writer:
+        for chunk, lines in chunks:
+            writer.write(to_events(chunk, lines))
+    return report
+
+
+def _ratings_to_events(chunk, lines, report, *, items=None, users=None) -> pd.DataFrame:
+    chunk, lines = require_present(chunk, ["user", "item", "rating", "timestamp"], lines, report)
+    chunk, lines = parse_numbers(chunk, ["rating"], lines, report)
+    chunk, lines = parse_timestamps(chunk, "timestamp", lines, report)
+    events = pd.DataFrame({"user_id": chunk["user"].str.strip(), "item_id": chunk["item"].str.strip(),
+                           "event": rating_to_event(chunk["rating"]), "timestamp": chunk["timestamp"].to_numpy(),
+                           "rating": chunk["rating"].to_numpy()})
+    if items is not None:
+        events = events.join(items, on="item_id")
+    if users is not None:
+        events = events.join(users, on="user_id")
+    return events
+
+
+# --- MovieLens -----------------------------------------------------------
+def import_movielens_100k(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    """Directory with ``u.data`` (tab), ``u.user`` and ``u.item`` (``|``, Latin-1)."""
+    report = RowReport(str(_find(source, "u.data")), options.skip_bad_rows)
+    items = pd.read_csv(_find(source, "u.item"), sep="|", header=None, encoding="latin-1", dtype=str,
+                        names=["item_id", "title", "release", "video", "url", *ML_GENRES])
+    flags = items[ML_GENRES].fillna("0").astype(int).to_numpy()
+    items["category"] = np.where(flags.any(axis=1), np.asarray(ML_GENRES)[flags.argmax(axis=1)], "unknown")
+    users = pd.read_csv(_find(source, "u.user"), sep="|", header=None, dtype=str,
+                        names=["user_id", "user_age", "user_gender", "user_occupation", "zip"])
+    chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="\t",
+                            header=False, report=report, chunk_rows=options.chunk_rows)
+    return _run(chunks, lambda c, l: _ratings_to_events(
+        c, l, report, items=items.set_index("item_id")[["category", "title"]],
+        users=users.set_index("user_id")[["user_age", "user_gender", "user_occupation"]]), out, report)
+
+
+def import_movielens_1m(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    """Directory with ``ratings.dat``, ``users.dat``, ``movies.dat`` (``::``, Latin-1)."""
+    report = RowReport(str(_find(source, "ratings.dat")), options.skip_bad_rows)
+    movies = pd.read_csv(_find(source, "movies.dat"), sep="::", engine="python", header=None, dtype=str,
+                         encoding="latin-1", names=["item_id", "title", "genres"])
+    movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
+    users = pd.read_csv(_find(source, "users.dat"), sep="::", engine="python", header=None, dtype=str,
+                        names=["user_id", "user_gender", "user_age", "user_occupation", "zip"])
+    chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="::",
+                            header=False, report=report, encoding="latin-1", chunk_rows=options.chunk_rows)
+    return _run(chunks, lambda c, l: _ratings_to_events(
+        c, l, report, items=movies.set_index("item_id")[["category", "title"]],
+        users=users.set_index("user_id")[["user_gender", "user_age", "user_occupation"]]), out, report)
+
+
+def import_movielens_latest(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    """Directory with ``ratings.csv`` and ``movies.csv`` (headers, quoted titles)."""
+    report = RowReport(str(_find(source, "ratings.csv")), options.skip_bad_rows)
+    movies = pd.read_csv(_find(source, "movies.csv"), dtype=str).rename(columns={"movieId": "item_id"})
+    movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
+    chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep=",",
+                            header=True, report=report, chunk_rows=options.chunk_rows)
+    return _run(chunks, lambda c, l: _ratings_to_events(
+        c, l, report, items=movies.set_index("item_id")[["category", "title"]]), out, report)
+
+
+# --- e-commerce logs -------------------------------------------------------
+RETAILROCKET_EVENTS = {"view": "view", "addtocart": "add_to_cart", "transaction": "purchase"}
+TAOBAO_EVENTS = {"pv": "view", "fav": "click", "cart": "add_to_cart", "buy": "purchase"}
+
+
+def _map_events(chunk, lines, report, column, mapping):
+    mapped = chunk[column].str.strip().map(mapping)
+    keep = report.reject(mapped.isna().to_numpy(), lines, "unknown event type", column, chunk[column])
+    chunk = chunk.assign(**{column: mapped})
+    return chunk[keep], lines[keep]
+
+
+def import_retailrocket(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    """``events.csv``: timestamp (ms), visitorid, event, itemid, transactionid (header)."""
+    path = source / "events.csv" if source.is_dir() else source
+    report = RowReport(str(path), options.skip_bad_rows)
+    categories = _retailrocket_categories(path.parent)
+
+    def to_events(chunk, lines):
+        chunk, lines = require_present(chunk, ["timestamp", "visitor", "event", "item"], lines, report)
+        chunk, lines = _map_events(chunk, lines, report, "event", RETAILROCKET_EVENTS)
+        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report, unit="ms")
+        events = pd.DataFrame({"user_id": chunk["visitor"].str.strip(), "item_id": chunk["item"].str.strip(),
+                               "event": chunk["event"].to_numpy(), "timestamp": chunk["timestamp"].to_numpy()})
+        return events.join(categories, on="item_id") if categories is not None else events
+
+    chunks = read_delimited(path, names=["timestamp", "visitor", "event", "item", "transaction"], sep=",",
+                            header=True, report=report, chunk_rows=options.chunk_rows)
+    return _run(chunks, to_events, out, report)
+
+
+def _retailrocket_categories(folder: Path) -> pd.DataFrame | None:
+    """Latest ``categoryid`` per item from ``item_properties_part*.csv``, if present."""
+    parts = sorted(folder.glob("item_properties_part*.csv"))
+    if not parts:
+        return None
+    found = []
+    for part in parts:
+        for chunk in pd.read_csv(part, dtype=str, chunksize=DEFAULT_CHUNK_ROWS):
+            found.append(chunk[chunk["property"] == "categoryid"][["timestamp", "itemid", "value"]])
+    table = pd.concat(found)
+    table["timestamp"] = pd.to_numeric(table["timestamp"], errors="coerce")
+    latest = table.sort_values("timestamp").drop_duplicates("itemid", keep="last")
+    return latest.rename(columns={"itemid": "item_id", "value": "category"}).set_index("item_id")[["category"]]
+
+
+def import_taobao(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    """``UserBehavior.csv``: user, item, category, behavior (pv/fav/cart/buy), timestamp; no header."""
+    path = source / "UserBehavior.csv" if source.is_dir() else source
+    report = RowReport(str(path), options.skip_bad_rows)
+
+    def to_events(chunk, lines):
+        chunk, lines = require_present(chunk, ["user", "item", "category", "behavior", "timestamp"], lines, report)
+        chunk, lines = _map_events(chunk, lines, report, "behavior", TAOBAO_EVENTS)
+        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report)
+        return pd.DataFrame({"user_id": chunk["user"].str.strip(), "item_id": chunk["item"].str.strip(),
+                             "event": chunk["behavior"].to_numpy(), "timestamp": chunk["timestamp"].to_numpy(),
+                             "category": chunk["category"].str.strip()})
+
+    chunks = read_delimited(path, names=["user", "item", "category", "behavior", "timestamp"], sep=",",
+                            header=False, report=report, chunk_rows=options.chunk_rows)
+    return _run(chunks, to_events, out, report)
+
+
+# --- generic ---------------------------------------------------------------
+def _generic_to_events(chunk, lines, report, mapping: dict) -> pd.DataFrame:
+    required = [mapping["user"], mapping["item"], mapping["timestamp"]]
+    chunk, lines = require_present(chunk, required, lines, report)
+    chunk, lines = parse_timestamps(chunk, mapping["timestamp"], lines, report, unit=mapping.get("timestamp_unit", "s"))
+    events = pd.DataFrame({"user_id": chunk[mapping["user"]].astype(str).str.strip(),
+                           "item_id": chunk[mapping["item"]].astype(str).str.strip(),
+                           "timestamp": chunk[mapping["timestamp"]].to_numpy()})
+    if mapping.get("event"):
+        chunk, lines = require_present(chunk, [mapping["event"]], lines, report)
+        events = events.loc[chunk.index]
+        values = chunk[mapping["event"]].astype(str).str.strip()
+        bad = ~values.isin(EVENT_TYPES)
+        keep = report.reject(bad.to_numpy(), lines, f"unknown event (allowed: {', '.join(EVENT_TYPES)})",
+                             mapping["event"], values)
+        events, chunk = events[keep], chunk[keep]
+        events["event"] = values[keep].to_numpy()
+    else:
+        events["event"] = "view"
+    for target in ("partner", "category"):
+        if mapping.get(target):
+            events[f"{target}_id" if target == "partner" else target] = chunk[mapping[target]].astype(str).to_numpy()
+    if mapping.get("price"):
+        events["price"] = pd.to_numeric(chunk[mapping["price"]], errors="coerce").to_numpy()
+    for attribute in mapping.get("user_attributes", []):
+        events[f"user_{attribute}"] = chunk[attribute].astype(str).to_numpy()
+    return events
+
+
+def import_generic_csv(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    report = RowReport(str(source), options.skip_bad_rows)
+    header = pd.read_csv(source, nrows=0).columns.tolist() if source.is_file() else []
+    _check_mapping(options.mapping, header, source)
+    chunks = read_delimited(source, names=header, sep=",", header=True, report=report, chunk_rows=options.chunk_rows)
+    return _run(chunks, lambda c, l: _generic_to_events(c, l, report, options.mapping), out, report)
+
+
+def import_generic_parquet(source: Path, out: Path, options: ImportOptions) -> RowReport:
+    import pyarrow.parquet as pq
+
+    if not source.is_file():
+        raise DataError(f"{source}: file not found")
+    report = RowReport(str(source), options.skip_bad_rows)
+    parquet = pq.ParquetFile(source)
+    _check_mapping(options.mapping, parquet.schema_arrow.names, source)
+
+    def chunks():
+        start = 0
+        for batch in parquet.iter_batches(batch_size=options.chunk_rows):
+            frame = batch.to_pandas()
+            report.rows_read += len(frame)
+            yield frame, np.arange(start, start + len(frame)) + 1  # row numbers, 1-based
+            start += len(frame)
+
+    return _run(chunks(), lambda c, l: _generic_to_events(c, l, report, options.mapping), out, report)
+
+
+def _check_mapping(mapping: dict, columns: list[str], source: Path) -> None:
+    for role in ("user", "item", "timestamp"):
+        if not mapping.get(role):
+            raise DataError(f"generic import needs --{role} COLUMN")
+    wanted = [v for k, v in mapping.items() if k not in ("timestamp_unit", "user_attributes") and v]
+    wanted += list(mapping.get("user_attributes", []))
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise DataError(f"{source}: column(s) {missing} not found; the file has {columns}")
+
+
+IMPORTERS: dict[str, Callable[[Path, Path, ImportOptions], RowReport]] = {
+    "movielens-100k": import_movielens_100k,
+    "movielens-1m": import_movielens_1m,
+    "movielens-latest": import_movielens_latest,
+    "retailrocket": import_retailrocket,
+    "taobao": import_taobao,
+    "csv": import_generic_csv,
+    "parquet": import_generic_parquet,
+}
+
+
+def import_events(fmt: str, source: str | Path, out: str | Path, options: ImportOptions | None = None) -> RowReport:
+    if fmt not in IMPORTERS:
+        raise DataError(f"unknown format '{fmt}'; allowed: {', '.join(IMPORTERS)}")
+    return IMPORTERS[fmt](Path(source).expanduser(), Path(out).expanduser(), options or ImportOptions())

@@ -1,0 +1,74 @@
+import pandas as pd
+import pytest
+
+from recmodel.data.importers import ImportOptions, import_events
+from recmodel.data.schema import load_events
+
+
+def _imported(fmt, source, tmp_path, **mapping):
+    out = tmp_path / "events.parquet"
+    report = import_events(fmt, source, out, ImportOptions(mapping=mapping))
+    return load_events(out), report
+
+
+def test_movielens_100k(ml100k_dir, tmp_path):
+    events, report = _imported("movielens-100k", ml100k_dir, tmp_path)
+    assert report.rows_read == report.rows_kept == 6
+    assert (events["user_id"].nunique(), events["item_id"].nunique()) == (3, 3)
+    row = events[(events.user_id == "196") & (events.item_id == "242")].iloc[0]
+    assert (row.event, row.timestamp, row.category, row.user_age, row.user_occupation) == (
+        "click", 881250949.0, "Comedy", "49", "writer")
+    assert "Kolyä (1996)" in set(events["title"])  # Latin-1 decoded
+    assert set(events["event"]) == {"view", "click", "add_to_cart", "purchase"}
+
+
+def test_movielens_1m_double_colon_and_latin1(ml1m_dir, tmp_path):
+    events, _ = _imported("movielens-1m", ml1m_dir, tmp_path)
+    assert len(events) == 3
+    peach = events[events.item_id == "661"].iloc[0]
+    assert (peach.category, peach.title, peach.user_gender) == ("Animation", "James and the Giant Pêche (1996)", "F")
+    assert events[events.rating == 5.0].iloc[0].event == "purchase"
+
+
+def test_movielens_latest_half_stars_and_quoted_titles(ml_latest_dir, tmp_path):
+    events, _ = _imported("movielens-latest", ml_latest_dir, tmp_path)
+    assert list(events.sort_values(["user_id", "item_id"])["event"]) == ["add_to_cart", "purchase", "click"]
+    assert "American President, The (1995)" in set(events["title"])
+
+
+def test_retailrocket_events_and_latest_category(retailrocket_dir, tmp_path):
+    events, _ = _imported("retailrocket", retailrocket_dir, tmp_path)
+    assert sorted(events["event"]) == ["add_to_cart", "purchase", "view", "view"]
+    assert events["timestamp"].min() == pytest.approx(1433221332.117)
+    assert set(events[events.item_id == "355908"]["category"]) == {"1200"}
+
+
+def test_taobao_headerless(taobao_file, tmp_path):
+    events, _ = _imported("taobao", taobao_file, tmp_path)
+    assert len(events) == 5
+    assert dict(zip(events.item_id + events.user_id, events.event))["2576651" + "1"] == "purchase"
+    assert set(events["event"]) == {"view", "purchase", "add_to_cart", "click"}
+    assert events[events.item_id == "2268318"]["category"].iloc[0] == "2520377"
+
+
+def test_generic_csv_with_mapping(tmp_path):
+    source = tmp_path / "log.csv"
+    source.write_text("who,what,when,kind,shop,cost,age\nu1,a,2024-01-01T10:00:00Z,view,s1,9.5,30\n"
+                      "u1,b,2024-01-02T10:00:00Z,purchase,s1,3,30\n")
+    events, _ = _imported("csv", source, tmp_path, user="who", item="what", timestamp="when", timestamp_unit="iso",
+                          event="kind", partner="shop", price="cost", user_attributes=["age"])
+    assert list(events["partner_id"]) == ["s1", "s1"] and list(events["user_age"]) == ["30", "30"]
+    assert events["timestamp"].iloc[0] == pd.Timestamp("2024-01-01T10:00:00Z").timestamp()
+
+
+def test_generic_parquet(tmp_path):
+    source = tmp_path / "log.parquet"
+    pd.DataFrame({"u": [1, 2], "i": [10, 11], "t": [100, 200]}).to_parquet(source)
+    events, _ = _imported("parquet", source, tmp_path, user="u", item="i", timestamp="t")
+    assert list(events["user_id"]) == ["1", "2"] and set(events["event"]) == {"view"}
+
+
+def test_duplicates_are_dropped_and_counted(taobao_file, tmp_path):
+    taobao_file.write_text(taobao_file.read_text() * 3)
+    events, report = _imported("taobao", taobao_file, tmp_path)
+    assert len(events) == 5 and report.duplicates == 10
