@@ -1,4 +1,4 @@
-"""fedrec ClientApp: local DP-SGD training and local ranking evaluation.
+"""fedrec ClientApp: local DP-SGD training and local evaluation.
 
 A partner whose budget would be exceeded does not train: it replies with an
 error Message whose code is ``BUDGET_EXHAUSTED_CODE`` and whose reason starts
@@ -16,23 +16,24 @@ from flwr.clientapp import ClientApp
 from client.site import resolve_site
 from recmodel.config import RunConfig
 from recmodel.evaluation import evaluate_ranking, model_scorer
-from recmodel.model.dlrm import DLRM, ModelSpec
+from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
-from recmodel.training.private_round import run_private_round
+from recmodel.profile_evaluation import evaluate_profiles
+from recmodel.training.private_round import run_private_round, site_profiles
 
 app = ClientApp()
 
 
-def _model_from(msg: Message) -> tuple[DLRM, ConfigRecord]:
+def _model_from(msg: Message) -> tuple[Recommender, ConfigRecord]:
     settings: ConfigRecord = msg.content["config"]
-    model = DLRM(ModelSpec(**json.loads(str(settings["model-spec"]))))
+    model = Recommender(BundleSpec.from_dict(json.loads(str(settings["model-spec"]))))
     model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
     return model, settings
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    """Train the received global model on this site's users; reply with weights and epsilon."""
+    """Train the received global models on this site's users; reply with weights and epsilon."""
     config = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, config, str(settings["run-dir"]))
@@ -40,32 +41,25 @@ def train(msg: Message, context: Context) -> Message:
     torch.manual_seed(config.seed * 1_000 + server_round)
     try:
         outcome = run_private_round(
-            model,
-            site.catalogue,
-            site.users,
-            config,
-            state_dir=site.state_dir,
-            partner=site.partner,
-            run_id=str(settings["run-id"]),
-            server_round=server_round,
-            max_epsilon=site.max_epsilon,
+            model, site.catalogue, site.users, config,
+            state_dir=site.state_dir, partner=site.partner, run_id=str(settings["run-id"]),
+            server_round=server_round, max_epsilon=site.max_epsilon,
             proximal_mu=float(settings.get("proximal-mu", 0.0)),
         )
     except BudgetExhausted as refusal:
         return Message(error=Error(code=BUDGET_EXHAUSTED_CODE, reason=str(refusal)), reply_to=msg)
-    metrics = MetricRecord(
-        {
-            "num-examples": outcome.examples,
-            "unit-weight": 1.0,
-            "train-loss": outcome.mean_loss,
-            "steps": outcome.steps,
-            "epsilon": outcome.epsilon if config.dp else -1.0,
-            "max-epsilon": site.max_epsilon,
-            "noise-multiplier": outcome.noise_multiplier,
-            "sample-rate": outcome.sample_rate,
-            "ledger-entries": outcome.ledger_entries,
-        }
-    )
+    metrics = MetricRecord({
+        "num-examples": outcome.examples,
+        "unit-weight": 1.0,
+        "train-loss": outcome.mean_loss,
+        "profile-loss": outcome.profile_loss if config.profiles else 0.0,
+        "steps": outcome.steps,
+        "epsilon": outcome.epsilon if config.dp else -1.0,
+        "max-epsilon": site.max_epsilon,
+        "noise-multiplier": outcome.noise_multiplier,
+        "sample-rate": outcome.sample_rate,
+        "ledger-entries": outcome.ledger_entries,
+    })
     partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": outcome.ledger_head})
     content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics, "partner": partner})
     return Message(content=content, reply_to=msg)
@@ -73,18 +67,21 @@ def train(msg: Message, context: Context) -> Message:
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    """Full-catalogue NDCG/HR of the global model on this site's test users (not noised)."""
+    """Ranking (and profile) quality of the global models on this site's users (not noised)."""
     config = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, config, str(settings["run-dir"]))
-    scorer = model_scorer(model, site.catalogue, site.users, config.history_length)
+    profiles = site_profiles(model, site.catalogue, site.users, config)
+    scorer = model_scorer(model.dlrm, site.catalogue, site.users, config.history_length, profiles)
     result = evaluate_ranking(scorer, site.catalogue, site.users, k=config.top_k)
-    metrics = MetricRecord(
-        {
-            "num-examples": result["users"],
-            "unit-weight": 1.0,
-            f"ndcg@{config.top_k}": result[f"ndcg@{config.top_k}"],
-            f"hr@{config.top_k}": result[f"hr@{config.top_k}"],
-        }
-    )
-    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
+    metrics = {
+        "num-examples": result["users"],
+        "unit-weight": 1.0,
+        f"ndcg@{config.top_k}": result[f"ndcg@{config.top_k}"],
+        f"hr@{config.top_k}": result[f"hr@{config.top_k}"],
+    }
+    if model.profile is not None:
+        quality = evaluate_profiles(model.profile, site.catalogue, site.users, category_buckets=config.category_buckets,
+                                    attribute_buckets=config.attribute_buckets)
+        metrics.update({k: v for k, v in quality.items() if k != "profile-users"})
+    return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

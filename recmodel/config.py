@@ -31,6 +31,10 @@ class RunConfig:
     momentum: float
     batch_size: int
     embedding_dim: int
+    profiles: bool
+    profile_dim: int
+    profile_epochs: int
+    profile_learning_rate: float
     item_buckets: int
     category_buckets: int
     attribute_buckets: int
@@ -106,6 +110,9 @@ class RunConfig:
         """Raise ``ConfigError`` for the first unusable value."""
         _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
+        _positive_int(self, "profile_dim", "profile_epochs")
+        if not self.profile_learning_rate > 0:
+            raise ConfigError(f"profile-learning-rate must be > 0 (got {self.profile_learning_rate})")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")
         _at_least(self, "item_buckets", 2)
         _at_least(self, "category_buckets", 2)
@@ -142,6 +149,9 @@ class RunConfig:
                                   f"(got {self.central_noise_multiplier}, {self.central_clipping_norm})")
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
+        if self.profiles and self.privacy_unit != "user":
+            raise ConfigError("profiles = true needs privacy-unit 'user' (a profile summarises all of a user's "
+                              f"events); got '{self.privacy_unit}'")
         if self.dataset != "synthetic" and not Path(self.dataset).expanduser().is_file():
             raise ConfigError(
                 f"dataset: file '{self.dataset}' does not exist "

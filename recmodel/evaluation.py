@@ -17,7 +17,8 @@ PAIRS_PER_FORWARD = 32_768  # users x items scored in one forward pass
 Scorer = Callable[[np.ndarray], np.ndarray]  # user rows [B] -> scores [B, N]
 
 
-def model_scorer(model: DLRM, catalogue: Catalogue, users: Users, history_length: int) -> Scorer:
+def model_scorer(model: DLRM, catalogue: Catalogue, users: Users, history_length: int,
+                 profiles: np.ndarray | None = None) -> Scorer:
     """Scores of every catalogue item for a block of users, [B, N] float32."""
     all_items = np.arange(len(catalogue))
     item_chunk = max(1, min(len(catalogue), PAIRS_PER_FORWARD))
@@ -27,7 +28,8 @@ def model_scorer(model: DLRM, catalogue: Catalogue, users: Users, history_length
         model.eval()
         parts = []
         for start in range(0, len(catalogue), item_chunk):
-            batch = candidates_batch(catalogue, users, rows, all_items[start : start + item_chunk], history_length)
+            batch = candidates_batch(catalogue, users, rows, all_items[start : start + item_chunk], history_length,
+                                     profiles)
             parts.append(model(batch).numpy())
         return np.concatenate(parts, axis=1)
 

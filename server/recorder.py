@@ -129,7 +129,7 @@ class RoundRecorder:
             f"popularity baseline: NDCG@{k}={pop.get(f'ndcg@{k}', math.nan):.4f} "
             f"HR@{k}={pop.get(f'hr@{k}', math.nan):.4f}\n"
             f"{'round':>5} | {'NDCG@' + str(k):>8} | {'HR@' + str(k):>7} | "
-            f"{'fed NDCG':>8} | {'max eps':>7} | trained"
+            f"{'fed NDCG':>8} | {'cat@5':>6} | {'prior@5':>7} | {'max eps':>7} | trained"
         )
 
     def format_row(self, row: dict) -> str:
@@ -140,5 +140,6 @@ class RoundRecorder:
         return (
             f"{row['round']:>5} | {central.get(f'ndcg@{k}', math.nan):>8.4f} | "
             f"{central.get(f'hr@{k}', math.nan):>7.4f} | {federated.get(f'ndcg@{k}', math.nan):>8.4f} | "
+            f"{central.get('next-category-top5', math.nan):>6.3f} | {central.get('prior-top5', math.nan):>7.3f} | "
             f"{'-' if eps is None else f'{eps:.3f}':>7} | {len(row['partners'])}"
         )

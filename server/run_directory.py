@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from recmodel.config import RunConfig
-from recmodel.model.dlrm import ModelSpec
+from recmodel.model.bundle import BundleSpec
 
 
 @dataclass(frozen=True)
@@ -56,21 +56,26 @@ class RunDirectory:
         with (self.path / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(_finite(row), sort_keys=True) + "\n")
 
-    def save_model(self, state_dict: dict, spec: ModelSpec, config: RunConfig) -> Path:
+    def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig) -> Path:
         target = self.path / "model.pt"
         torch.save({"state_dict": state_dict, "model_spec": spec.to_dict(), "run_config": config.to_mapping()}, target)
         return target
 
 
 def load_model_file(path: str | Path):
-    """Rebuild the DLRM saved by ``RunDirectory.save_model`` (path: run dir or model.pt)."""
-    from recmodel.model.dlrm import DLRM
+    """Rebuild the ``Recommender`` saved by ``RunDirectory.save_model`` (path: run dir or model.pt).
+
+    Returns (model, run config mapping).
+    """
+    from recmodel.model.bundle import Recommender
 
     path = Path(path)
     if path.is_dir():
         path = path / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no saved model (expected a run directory holding model.pt)")
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    model = DLRM(ModelSpec(**saved["model_spec"]))
+    model = Recommender(BundleSpec.from_dict(saved["model_spec"]))
     model.load_state_dict(saved["state_dict"])
     return model, saved["run_config"]
 

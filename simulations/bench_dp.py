@@ -45,6 +45,7 @@ def _random_examples(spec: ModelSpec, users: int, config) -> TensorDataset:
         torch.rand(users, candidates, 1, generator=g),
         labels,
         torch.ones(users, candidates),
+        torch.zeros(users, 0),  # no profile embedding
     )
 
 

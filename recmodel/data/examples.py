@@ -46,9 +46,11 @@ class TrainingExamples(Dataset):
         negatives_per_positive: int,
         privacy_unit: str = "user",
         seed: int = 0,
+        profiles: np.ndarray | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.users = users
+        self.profiles = np.zeros((len(users), 0), np.float32) if profiles is None else profiles.astype(np.float32)
         self.history_length = history_length
         self.negatives = negatives_per_positive
         self.rng = np.random.default_rng(seed)
@@ -90,6 +92,7 @@ class TrainingExamples(Dataset):
                 self.catalogue.price_feature[candidates][:, None],
                 labels,
                 np.ones(len(candidates), dtype=np.float32),
+                self.profiles[user],
             )
         )
 
@@ -99,8 +102,12 @@ def to_batch(tensors) -> RecBatch:
     return RecBatch(*(t.contiguous() for t in tensors))
 
 
-def candidates_batch(catalogue: Catalogue, users: Users, rows: np.ndarray, candidates: np.ndarray, history_length: int) -> RecBatch:
-    """Score ``candidates`` (catalogue positions, [L] shared or [B, L]) for users ``rows`` [B]."""
+def candidates_batch(catalogue: Catalogue, users: Users, rows: np.ndarray, candidates: np.ndarray, history_length: int,
+                     profiles: np.ndarray | None = None) -> RecBatch:
+    """Score ``candidates`` (catalogue positions, [L] shared or [B, L]) for users ``rows`` [B].
+
+    ``profiles``: [U, P] profile embeddings of all ``users`` (None: P = 0).
+    """
     rows = np.asarray(rows)
     histories = [padded_history(catalogue, users.train_items_of(u), history_length) for u in rows]
     candidates = np.broadcast_to(candidates, (len(rows), np.shape(candidates)[-1]))
@@ -116,4 +123,6 @@ def candidates_batch(catalogue: Catalogue, users: Users, rows: np.ndarray, candi
         candidate_dense=torch.from_numpy(np.ascontiguousarray(catalogue.price_feature[candidates][..., None])),
         labels=torch.zeros(size),
         label_mask=torch.ones(size),
+        user_profile=torch.from_numpy(np.zeros((len(rows), 0), np.float32) if profiles is None
+                                      else np.ascontiguousarray(profiles[rows], dtype=np.float32)),
     )

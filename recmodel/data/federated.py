@@ -18,7 +18,10 @@ from recmodel.data.interactions import Catalogue, Users, split_leave_last_out
 from recmodel.data.partition import partition_users
 from recmodel.data.schema import DataError, load_events
 from recmodel.data.synthetic import SyntheticSpec, generate_events
+from recmodel.data.profile_features import profile_feature_dim
+from recmodel.model.bundle import BundleSpec
 from recmodel.model.dlrm import ModelSpec
+from recmodel.model.profile import ProfileSpec
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,24 @@ def _load_cached(source, _stamp, num_partitions, users, items, categories, item_
     return FederatedData(source, split.catalogue, split.users, split.attribute_names, tuple(partitions), split.dropped_users)
 
 
-def model_spec_for(config: RunConfig, data: FederatedData) -> ModelSpec:
-    """The DLRM architecture implied by the config and the data's columns."""
-    return ModelSpec(
+def model_spec_for(config: RunConfig, data: FederatedData) -> BundleSpec:
+    """The models' architecture implied by the config and the data's columns."""
+    profile = None
+    if config.profiles:
+        input_dim, behaviour_dim = profile_feature_dim(config.category_buckets, len(data.attribute_names),
+                                                       config.attribute_buckets)
+        profile = ProfileSpec(input_dim=input_dim, behaviour_dim=behaviour_dim,
+                              num_categories=config.category_buckets, profile_dim=config.profile_dim)
+    dlrm = ModelSpec(
         item_buckets=config.item_buckets,
         category_buckets=config.category_buckets,
         attribute_buckets=config.attribute_buckets,
         num_user_attributes=len(data.attribute_names),
         user_dense_dim=int(data.users.dense.shape[1]),
         embedding_dim=config.embedding_dim,
+        profile_dim=config.profile_dim if config.profiles else 0,
     )
+    return BundleSpec(dlrm, profile)
 
 
 def check_sites_can_train(config: RunConfig, data: FederatedData) -> None:

@@ -52,7 +52,8 @@ class Users:
     [U, A] (int64); dense: user dense features [U, len(USER_DENSE_FEATURES)]
     (float32, from train interactions only); train_offsets [U+1] index into
     train_items (catalogue positions, chronological) and train_levels (funnel
-    depth 0..3); valid_item, test_item: catalogue positions [U].
+    depth 0..3) and train_times (seconds); valid_item, test_item: catalogue
+    positions [U].
     """
 
     user_ids: np.ndarray
@@ -62,6 +63,7 @@ class Users:
     train_offsets: np.ndarray
     train_items: np.ndarray
     train_levels: np.ndarray
+    train_times: np.ndarray
     valid_item: np.ndarray
     test_item: np.ndarray
 
@@ -86,6 +88,7 @@ class Users:
             train_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
             train_items=self.train_items[take],
             train_levels=self.train_levels[take],
+            train_times=self.train_times[take],
             valid_item=self.valid_item[rows],
             test_item=self.test_item[rows],
         )
@@ -167,11 +170,12 @@ def _users(events, interactions, catalogue, attribute_buckets):
     starts = ends - counts
     position = interactions["position"].to_numpy()
     levels = interactions["level"].to_numpy()
+    times = interactions["timestamp"].to_numpy(dtype=np.float64)
     test_item, valid_item = position[ends - 1], position[ends - 2]
     train_mask = np.ones(len(position), dtype=bool)
     train_mask[ends - 1] = False
     train_mask[ends - 2] = False
-    train_items, train_levels = position[train_mask], levels[train_mask]
+    train_items, train_levels, train_times = position[train_mask], levels[train_mask], times[train_mask]
     train_counts = counts - 2
     offsets = np.concatenate(([0], np.cumsum(train_counts))).astype(np.int64)
     dense = _user_dense(train_items, train_levels, offsets, catalogue)
@@ -183,6 +187,7 @@ def _users(events, interactions, catalogue, attribute_buckets):
         train_offsets=offsets,
         train_items=train_items.astype(np.int64),
         train_levels=train_levels.astype(np.int64),
+        train_times=train_times,
         valid_item=valid_item.astype(np.int64),
         test_item=test_item.astype(np.int64),
     ), attribute_names

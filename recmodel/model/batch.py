@@ -21,6 +21,7 @@ class RecBatch(NamedTuple):
       candidate_dense [B, L, F_i] float32 candidate dense features (log price)
       labels          [B, L]   float32   1 positive, 0 negative (training only)
       label_mask      [B, L]   float32   1 where the pair counts in the loss
+      user_profile    [B, P]   float32   profile embedding (P = 0 when profiles are off)
     """
 
     user_dense: torch.Tensor
@@ -33,6 +34,7 @@ class RecBatch(NamedTuple):
     candidate_dense: torch.Tensor
     labels: torch.Tensor
     label_mask: torch.Tensor
+    user_profile: torch.Tensor
 
     @property
     def size(self) -> int:

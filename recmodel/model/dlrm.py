@@ -33,6 +33,7 @@ class ModelSpec:
     embedding_dim: int = 32
     dense_hidden: int = 64
     over_hidden: int = 64
+    profile_dim: int = 0  # width of the user-profile embedding fed to DenseArch (0: off)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,11 +96,12 @@ class SparseArch(nn.Module):
 
 
 class DenseArch(nn.Module):
-    """MLP over dense features: user [B, F_u] and candidate [B, L, F_i] -> [B, L, D]."""
+    """MLP over dense features: user [B, F_u + P] and candidate [B, L, F_i] -> [B, L, D]."""
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
-        self.mlp = _mlp([spec.user_dense_dim + spec.item_dense_dim, spec.dense_hidden, spec.embedding_dim])
+        in_features = spec.user_dense_dim + spec.profile_dim + spec.item_dense_dim
+        self.mlp = _mlp([in_features, spec.dense_hidden, spec.embedding_dim])
 
     def forward(self, user_dense: torch.Tensor, candidate_dense: torch.Tensor) -> torch.Tensor:
         num_candidates = candidate_dense.shape[1]
@@ -157,5 +159,6 @@ class DLRM(nn.Module):
 
     def forward(self, batch: RecBatch) -> torch.Tensor:
         sparse = self.sparse_arch(batch)
-        dense = self.dense_arch(batch.user_dense, batch.candidate_dense)
+        user_dense = torch.cat([batch.user_dense, batch.user_profile], dim=-1)
+        dense = self.dense_arch(user_dense, batch.candidate_dense)
         return self.over_arch(self.interaction_arch(dense, sparse))

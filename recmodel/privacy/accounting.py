@@ -62,3 +62,31 @@ def calibrate_noise_multiplier(
                 epsilon_tolerance=CALIBRATION_TOLERANCE,
             )
         )
+
+
+def calibrate_shared_noise_multiplier(
+    releases: list[tuple[float, int]], *, target_epsilon: float, delta: float, accountant: str
+) -> float:
+    """One noise multiplier for several planned releases [(sample_rate, steps)] composed.
+
+    Bisection like Opacus's ``get_noise_multiplier``: the result spends at most
+    ``target_epsilon`` and at least ``target_epsilon - 0.01``.
+    """
+    if len(releases) == 1:
+        (rate, steps), = releases
+        return calibrate_noise_multiplier(target_epsilon=target_epsilon, delta=delta, sample_rate=rate,
+                                          steps=steps, accountant=accountant)
+    spend = lambda sigma: epsilon_of([(sigma, q, n) for q, n in releases], delta=delta, accountant=accountant)  # noqa: E731
+    low, high = 0.0, 10.0
+    eps_high = spend(high)
+    while eps_high > target_epsilon:
+        low, high = high, 2 * high
+        eps_high = spend(high)
+    while target_epsilon - eps_high > CALIBRATION_TOLERANCE:
+        mid = (low + high) / 2
+        eps_mid = spend(mid)
+        if eps_mid < target_epsilon:
+            high, eps_high = mid, eps_mid
+        else:
+            low = mid
+    return high

@@ -39,9 +39,11 @@ class BudgetExhausted(Exception):
         )
 
 
-def check_budget(history, planned: PlannedRelease, *, delta: float, accountant: str, cap: float, partner: str) -> float:
-    """Projected cumulative epsilon after ``planned``; raises ``BudgetExhausted`` if above ``cap``."""
-    projected = epsilon_of(list(history) + planned.as_history(), delta=delta, accountant=accountant)
+def check_budget(history, planned: list[PlannedRelease], *, delta: float, accountant: str, cap: float,
+                 partner: str) -> float:
+    """Projected cumulative epsilon after all ``planned`` releases; raises ``BudgetExhausted`` if above ``cap``."""
+    upcoming = [step for release in planned for step in release.as_history()]
+    projected = epsilon_of(list(history) + upcoming, delta=delta, accountant=accountant)
     if projected > cap:
         spent = epsilon_of(history, delta=delta, accountant=accountant)
         raise BudgetExhausted(partner, spent=spent, projected=projected, cap=cap)

@@ -22,6 +22,12 @@ from recmodel.data.examples import to_batch
 from recmodel.model.loss import PerUserBCELoss
 
 
+def recommendation_loss(model, criterion, tensors):
+    """DLRM examples (``TrainingExamples`` tensors) -> per-user BCE (a DP loss under Opacus)."""
+    batch = to_batch(tensors)
+    return criterion(model(batch), batch.labels, batch.label_mask)
+
+
 @dataclass(frozen=True)
 class DPSettings:
     noise_multiplier: float
@@ -54,8 +60,15 @@ def train_locally(
     dp: DPSettings | None,
     proximal_mu: float = 0.0,
     momentum: float = 0.0,
+    criterion: torch.nn.Module | None = None,
+    compute_loss=recommendation_loss,
 ) -> TrainReport:
-    """Train ``model`` in place; returns a ``TrainReport``."""
+    """Train ``model`` in place; returns a ``TrainReport``.
+
+    ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
+    ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
+    turns one collated batch of ``examples`` into the loss.
+    """
     if len(examples) == 0:
         raise ValueError("no training examples: the partition holds no user with train interactions")
     warnings.filterwarnings("ignore", message="Secure RNG turned off")
@@ -64,7 +77,7 @@ def train_locally(
     anchor = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
     loader = DataLoader(examples, batch_size=batch_size, shuffle=dp is None)
-    criterion = PerUserBCELoss()
+    criterion = criterion if criterion is not None else PerUserBCELoss()
     engine = None
     if dp is not None:
         engine = PrivacyEngine(accountant="prv")
@@ -82,12 +95,11 @@ def train_locally(
     steps, loss_sum = 0, 0.0
     for _ in range(epochs):
         for tensors in loader:
-            batch = to_batch(tensors)
             optimizer.zero_grad()
-            if batch.size == 0:
+            if tensors[0].shape[0] == 0:
                 _noise_only_step(optimizer, params)
             else:
-                loss = criterion(model(batch), batch.labels, batch.label_mask)
+                loss = compute_loss(model, criterion, [t.contiguous() for t in tensors])
                 loss.backward()
                 optimizer.step()
                 loss_sum += float(loss.item())

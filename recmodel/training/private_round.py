@@ -1,9 +1,10 @@
-"""One partner's round of training, with its privacy bookkeeping.
+"""One partner's round: train the profile model and the DLRM with DP-SGD, with bookkeeping.
 
-Order matters: plan the release (noise multiplier, sample rate, steps), check
-it against the partner's cap, train, check the accountant counted exactly the
-plan, append the event to the ledger (fsynced), and only then return the
-weights to the caller, who sends them out.
+Order matters: plan every release of the round (one shared noise multiplier,
+calibrated once per run so that all planned releases of both models reach
+target-epsilon), check the plan against the partner's cap, then for each
+model train, check the accountant counted exactly the plan, append the event
+to the ledger (fsynced); only then does the caller send the weights out.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 
 from recmodel.config import RunConfig
 from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.privacy.accounting import accountant_label, calibrate_noise_multiplier, epsilon_of
+from recmodel.data.profile_examples import profile_loss, profile_training_examples
+from recmodel.data.profile_features import summarise
+from recmodel.model.bundle import Recommender
+from recmodel.model.profile import ProfileLoss
+from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
 from recmodel.privacy.budget import PlannedRelease, check_budget
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
-from recmodel.training.local import DPSettings, steps_per_epoch, train_locally
+from recmodel.training.local import DPSettings, TrainReport, recommendation_loss, steps_per_epoch, train_locally
 
-MODEL_NAME = "dlrm"
 LEDGER_FILE = "ledger.jsonl"
 
 
@@ -37,44 +43,55 @@ class RoundOutcome:
     epsilon: float  # cumulative over the partner's ledger; inf without DP
     ledger_entries: int = 0
     ledger_head: str = ""
+    profile_loss: float = float("nan")
 
 
-def planned_noise_multiplier(config: RunConfig, examples: int, state_dir: Path, run_id: str) -> float:
-    """Noise multiplier calibrated once per run so that all planned steps reach target-epsilon.
+@dataclass
+class LocalTask:
+    """One model trained on the site's users this round."""
 
-    Cached in ``state_dir/calibration.json`` so every round of the run uses the same value.
+    name: str
+    module: torch.nn.Module
+    examples: object
+    epochs: int
+    learning_rate: float
+    momentum: float
+    criterion: torch.nn.Module | None
+    compute_loss: Callable
+
+
+def site_profiles(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> np.ndarray | None:
+    """Profile embeddings [U, P] of every user of the site (None when profiles are off)."""
+    if recommender.profile is None:
+        return None
+    inputs = summarise(catalogue, users, category_buckets=config.category_buckets,
+                       attribute_buckets=config.attribute_buckets)
+    return recommender.user_profiles(inputs.features)
+
+
+def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int]], state_dir: Path, run_id: str) -> dict[str, PlannedRelease]:
+    """The round's releases {model: (noise, sample rate, steps)} from {model: (examples, local epochs)}.
+
+    The noise multiplier is shared and calibrated once per run (cached in
+    ``state_dir/calibration.json``) so that all planned rounds of all models spend target-epsilon.
     """
-    steps = steps_per_epoch(examples, config.batch_size)
-    sample_rate = 1.0 / steps
-    planned_steps = config.num_server_rounds * config.local_epochs * steps
-    key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{sample_rate}|{planned_steps}|{config.accountant}"
+    per_epoch = {name: steps_per_epoch(n, config.batch_size) for name, (n, _) in sizes.items()}
+    planned = [(1.0 / per_epoch[name], config.num_server_rounds * epochs * per_epoch[name])
+               for name, (_, epochs) in sizes.items()]
+    key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{config.accountant}|{planned}"
     cache_path = state_dir / "calibration.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     if key not in cache:
-        cache[key] = calibrate_noise_multiplier(
-            target_epsilon=config.target_epsilon,
-            delta=config.target_delta,
-            sample_rate=sample_rate,
-            steps=planned_steps,
-            accountant=config.accountant,
-        )
+        cache[key] = calibrate_shared_noise_multiplier(planned, target_epsilon=config.target_epsilon,
+                                                       delta=config.target_delta, accountant=config.accountant)
         state_dir.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(cache, indent=1))
-    return cache[key]
-
-
-def plan_release(config: RunConfig, examples: int, state_dir: Path, run_id: str) -> PlannedRelease:
-    """The exact release one round of ``local-epochs`` will make."""
-    steps = steps_per_epoch(examples, config.batch_size)
-    return PlannedRelease(
-        noise_multiplier=planned_noise_multiplier(config, examples, state_dir, run_id),
-        sample_rate=1.0 / steps,
-        steps=config.local_epochs * steps,
-    )
+    return {name: PlannedRelease(cache[key], 1.0 / per_epoch[name], epochs * per_epoch[name])
+            for name, (_, epochs) in sizes.items()}
 
 
 def run_private_round(
-    model: torch.nn.Module,
+    recommender: Recommender,
     catalogue: Catalogue,
     users: Users,
     config: RunConfig,
@@ -86,65 +103,69 @@ def run_private_round(
     max_epsilon: float,
     proximal_mu: float = 0.0,
 ) -> RoundOutcome:
-    """Train ``model`` in place on ``users`` for ``local-epochs``; record the DP event.
+    """Train the bundle in place on ``users``; record one DP event per model.
 
-    Raises ``BudgetExhausted`` (before any training) if the round would take the
-    partner's cumulative epsilon above ``max_epsilon``.
+    Raises ``BudgetExhausted`` (before any training) if the round's releases
+    would take the partner's cumulative epsilon above ``max_epsilon``.
     """
-    examples = TrainingExamples(
-        catalogue,
-        users,
-        history_length=config.history_length,
-        positives_per_user=config.positives_per_user,
-        negatives_per_positive=config.negatives_per_positive,
-        privacy_unit=config.privacy_unit,
-        seed=config.seed * 100_003 + server_round,
-    )
-    if len(examples) == 0:
+    tasks = []
+    if recommender.profile is not None:
+        tasks.append(LocalTask("profile", recommender.profile,
+                               profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
+                                                         attribute_buckets=config.attribute_buckets),
+                               config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
+    dlrm_examples = lambda profiles: TrainingExamples(  # noqa: E731  (built after the profile model trained)
+        catalogue, users, history_length=config.history_length, positives_per_user=config.positives_per_user,
+        negatives_per_positive=config.negatives_per_positive, privacy_unit=config.privacy_unit,
+        seed=config.seed * 100_003 + server_round, profiles=profiles)
+    tasks.append(LocalTask("dlrm", recommender.dlrm, None, config.local_epochs, config.learning_rate,
+                           config.momentum, None, recommendation_loss))
+    dlrm_count = len(dlrm_examples(None))
+    if dlrm_count == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
+
     ledger = PrivacyLedger(state_dir / LEDGER_FILE)
-    dp = None
+    plans = {}
     if config.dp:
-        plan = plan_release(config, len(examples), state_dir, run_id)
-        check_budget(ledger.history(), plan, delta=config.target_delta, accountant=config.accountant,
-                     cap=max_epsilon, partner=partner)
-        dp = DPSettings(noise_multiplier=plan.noise_multiplier, max_grad_norm=config.max_grad_norm)
-    report = train_locally(
-        model,
-        examples,
-        epochs=config.local_epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        momentum=config.momentum,
-        dp=dp,
-        proximal_mu=proximal_mu,
-    )
-    if dp is None:
-        return RoundOutcome(report.examples, report.steps, report.mean_loss, 0.0, report.sample_rate, float("inf"))
+        sizes = {t.name: (len(t.examples) if t.examples is not None else dlrm_count, t.epochs) for t in tasks}
+        plans = plan_releases(config, sizes, state_dir, run_id)
+        check_budget(ledger.history(), list(plans.values()), delta=config.target_delta,
+                     accountant=config.accountant, cap=max_epsilon, partner=partner)
+    reports: dict[str, TrainReport] = {}
+    for task in tasks:
+        if task.examples is None:
+            task.examples = dlrm_examples(site_profiles(recommender, catalogue, users, config))
+        plan = plans.get(task.name)
+        dp = None if plan is None else DPSettings(plan.noise_multiplier, config.max_grad_norm)
+        report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=config.batch_size,
+                               learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
+                               proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss)
+        reports[task.name] = report
+        if plan is not None:
+            _record(ledger, plan, report, task.name, config, run_id=run_id, server_round=server_round,
+                    partner=partner, max_epsilon=max_epsilon)
+    dlrm = reports["dlrm"]
+    profile_loss_value = reports["profile"].mean_loss if "profile" in reports else float("nan")
+    if not config.dp:
+        return RoundOutcome(dlrm.examples, dlrm.steps, dlrm.mean_loss, 0.0, dlrm.sample_rate, float("inf"),
+                            profile_loss=profile_loss_value)
+    entries, head = ledger.head()
+    last = ledger.entries()[-1]
+    return RoundOutcome(dlrm.examples, dlrm.steps, dlrm.mean_loss, plans["dlrm"].noise_multiplier,
+                        plans["dlrm"].sample_rate, last["epsilon"], entries, head, profile_loss_value)
+
+
+def _record(ledger: PrivacyLedger, plan: PlannedRelease, report: TrainReport, model: str, config: RunConfig, *,
+            run_id: str, server_round: int, partner: str, max_epsilon: float) -> None:
+    """Check the accountant counted exactly the plan, then append (fsync) the event."""
     counted = [(s, q, n) for s, q, n in report.history]
     if counted != plan.as_history():
-        raise RuntimeError(f"partner '{partner}': the accountant counted {counted}, not the planned {plan}")
+        raise RuntimeError(f"partner '{partner}', model {model}: the accountant counted {counted}, not the planned {plan}")
     epsilon = epsilon_of(ledger.history() + counted, delta=config.target_delta, accountant=config.accountant)
-    entry = ledger.append(
-        DPEvent(
-            run_id=run_id,
-            round=server_round,
-            model=MODEL_NAME,
-            noise_multiplier=plan.noise_multiplier,
-            sample_rate=plan.sample_rate,
-            steps=plan.steps,
-            max_grad_norm=dp.max_grad_norm,
-            privacy_unit=config.privacy_unit,
-            delta=config.target_delta,
-            epsilon=epsilon,
-            accountant=accountant_label(config.accountant),
-            population=report.examples,
-            timestamp=time.time(),
-            partner=partner,
-            max_epsilon=max_epsilon,
-        )
-    )
-    entries, head = ledger.head()
-    assert head == entry["hash"]
-    return RoundOutcome(report.examples, report.steps, report.mean_loss, plan.noise_multiplier,
-                        plan.sample_rate, epsilon, entries, head)
+    ledger.append(DPEvent(
+        run_id=run_id, round=server_round, model=model, noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate, steps=plan.steps, max_grad_norm=config.max_grad_norm,
+        privacy_unit=config.privacy_unit, delta=config.target_delta, epsilon=epsilon,
+        accountant=accountant_label(config.accountant), population=report.examples, timestamp=time.time(),
+        partner=partner, max_epsilon=max_epsilon,
+    ))

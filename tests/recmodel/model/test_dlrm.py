@@ -24,6 +24,7 @@ def make_batch(batch_size=B, history=H, candidates=L) -> RecBatch:
         candidate_dense=torch.rand(batch_size, candidates, 1, generator=g),
         labels=torch.zeros(batch_size, candidates),
         label_mask=torch.ones(batch_size, candidates),
+        user_profile=torch.zeros(batch_size, 0),
     )
 
 

@@ -4,7 +4,9 @@ import pytest
 import torch
 from opacus.accountants import PRVAccountant, RDPAccountant
 
-from recmodel.model.dlrm import DLRM
+from recmodel.model.bundle import Recommender
+from recmodel.data.federated import model_spec_for
+from recmodel.data.profile_examples import held_out_users
 from recmodel.privacy.accounting import calibrate_noise_multiplier, epsilon_of
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.training.private_round import run_private_round
@@ -22,9 +24,9 @@ def test_calibrated_noise_reaches_target_epsilon_at_the_planned_step():
     assert 2.98 <= spent <= 3.0
 
 
-def test_epsilon_grows_every_round_and_matches_a_fresh_accountant(tiny_data, tiny_config, tiny_spec, tmp_path):
-    config = tiny_config.replace(num_server_rounds=3)
-    model = DLRM(tiny_spec)
+def test_epsilon_grows_every_round_and_matches_a_fresh_accountant(tiny_data, tiny_config, tmp_path):
+    config = tiny_config.replace(num_server_rounds=3, profiles=True)
+    model = Recommender(model_spec_for(config, tiny_data))
     users = tiny_data.site_users(1)
     outcomes = []
     for server_round in (1, 2, 3):
@@ -37,20 +39,22 @@ def test_epsilon_grows_every_round_and_matches_a_fresh_accountant(tiny_data, tin
     assert epsilons[2] == pytest.approx(config.target_epsilon, abs=0.02)  # planned rounds spend the target
 
     entries = PrivacyLedger(tmp_path / "ledger.jsonl").entries()
-    assert [e["round"] for e in entries] == [1, 2, 3]
+    # both models trained on the same users compose into one ledger: profile then DLRM, every round
+    assert [(e["round"], e["model"]) for e in entries] == [(r, m) for r in (1, 2, 3) for m in ("profile", "dlrm")]
     for i, entry in enumerate(entries):
         fresh = PRVAccountant()
         fresh.history = [(e["noise_multiplier"], e["sample_rate"], e["steps"]) for e in entries[: i + 1]]
         assert entry["epsilon"] == pytest.approx(fresh.get_epsilon(delta=entry["delta"]), rel=1e-9)
-        assert entry["population"] == len(users)
+    assert {e["population"] for e in entries if e["model"] == "dlrm"} == {len(users)}
+    assert {e["population"] for e in entries if e["model"] == "profile"} == {int((~held_out_users(users)).sum())}
 
 
 def test_a_second_run_at_the_same_site_keeps_counting(tiny_data, tiny_config, tiny_spec, tmp_path):
     """The ledger composes across runs: a new run never restarts from zero."""
     users = tiny_data.site_users(0)
-    first = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
+    first = run_private_round(Recommender(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
                               partner="p0", run_id="run-a", server_round=1, max_epsilon=100.0)
-    second = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
+    second = run_private_round(Recommender(tiny_spec), tiny_data.catalogue, users, tiny_config, state_dir=tmp_path,
                                partner="p0", run_id="run-b", server_round=1, max_epsilon=100.0)
     assert second.epsilon > first.epsilon
     rdp = RDPAccountant()
@@ -59,7 +63,7 @@ def test_a_second_run_at_the_same_site_keeps_counting(tiny_data, tiny_config, ti
 
 
 def test_no_dp_round_writes_no_ledger(tiny_data, tiny_config, tiny_spec, tmp_path):
-    outcome = run_private_round(DLRM(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0),
+    outcome = run_private_round(Recommender(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0),
                                 tiny_config.replace(dp=False), state_dir=tmp_path, partner="p0",
                                 run_id="r", server_round=1, max_epsilon=1.0)
     assert math.isinf(outcome.epsilon)

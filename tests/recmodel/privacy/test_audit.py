@@ -10,22 +10,35 @@ from pathlib import Path
 import pytest
 import torch
 
-from recmodel.model.dlrm import DLRM
+from recmodel.model.bundle import Recommender
+from recmodel.data.federated import load_federated_data, model_spec_for
 from recmodel.privacy.audit import audit_ledger, audit_path
+from simulations.defaults import default_run_config
+from tests.conftest import TINY
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
 from recmodel.training.private_round import run_private_round
 
 
-@pytest.fixture
-def real_ledger(tiny_data, tiny_spec, tiny_config, tmp_path):
-    """A ledger written by three real DP-SGD rounds."""
-    config = tiny_config.replace(num_server_rounds=3)
+@pytest.fixture(scope="module")
+def written_ledger(tmp_path_factory):
+    """A ledger written by three real DP-SGD rounds of both models (profile, then DLRM)."""
+    config = default_run_config(**{**TINY, "num_server_rounds": 3, "profiles": True})
+    data = load_federated_data(config, num_partitions=2)
+    folder = tmp_path_factory.mktemp("ledger")
+    model = Recommender(model_spec_for(config, data))
     for server_round in (1, 2, 3):
         torch.manual_seed(server_round)
-        run_private_round(DLRM(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0), config,
-                          state_dir=tmp_path, partner="p0", run_id="r", server_round=server_round,
-                          max_epsilon=config.max_epsilon)
-    return tmp_path / "ledger.jsonl"
+        run_private_round(model, data.catalogue, data.site_users(0), config, state_dir=folder, partner="p0",
+                          run_id="r", server_round=server_round, max_epsilon=config.max_epsilon)
+    return folder / "ledger.jsonl"
+
+
+@pytest.fixture
+def real_ledger(written_ledger, tmp_path):
+    """A private copy of the written ledger, free to tamper with."""
+    copy = tmp_path / "ledger.jsonl"
+    copy.write_text(written_ledger.read_text())
+    return copy
 
 
 def _rewrite(path, lines):
@@ -35,7 +48,7 @@ def _rewrite(path, lines):
 def test_a_real_ledger_passes_and_matches_dp_accounting(real_ledger):
     audit = audit_ledger(real_ledger)
     assert audit.ok, audit.all_problems()
-    assert len(audit.entries) == 3
+    assert [e.model for e in audit.entries] == ["profile", "dlrm"] * 3  # the combined epsilon is verified
     for entry in audit.entries:
         assert abs(entry.recorded - entry.pld) < 0.02
         assert entry.rdp > entry.pld  # RDP is the looser bound
@@ -110,23 +123,23 @@ def test_cli_exit_status_and_json(real_ledger):
     assert good.returncode == 0, good.stdout + good.stderr
     assert "overall: PASS" in good.stdout
     as_json = json.loads(subprocess.run(fedrec + [str(real_ledger), "--json"], capture_output=True, text=True).stdout)
-    assert as_json["ok"] is True and len(as_json["ledgers"][0]["entries"]) == 3
+    assert as_json["ok"] is True and len(as_json["ledgers"][0]["entries"]) == 6
     real_ledger.write_text(real_ledger.read_text().replace('"round": 2', '"round": 7'))
     bad = subprocess.run(fedrec + [str(real_ledger)], capture_output=True, text=True)
-    assert bad.returncode == 1 and "line 2: content does not match its hash" in bad.stdout
+    assert bad.returncode == 1 and "line 3: content does not match its hash" in bad.stdout
 
 
 KILLED_PARTNER = textwrap.dedent(
     """
     import sys, time, torch
     from recmodel.data.federated import load_federated_data, model_spec_for
-    from recmodel.model.dlrm import DLRM
+    from recmodel.model.bundle import Recommender
     from recmodel.training.private_round import run_private_round
     from tests.conftest import TINY
     from simulations.defaults import default_run_config
     config = default_run_config(**TINY)
     data = load_federated_data(config, num_partitions=2)
-    run_private_round(DLRM(model_spec_for(config, data)), data.catalogue, data.site_users(0), config,
+    run_private_round(Recommender(model_spec_for(config, data)), data.catalogue, data.site_users(0), config,
                       state_dir=__import__("pathlib").Path(sys.argv[1]), partner="p0", run_id="k",
                       server_round=1, max_epsilon=config.max_epsilon)
     print("update ready to send", flush=True)  # the ClientApp would now return the reply
@@ -144,7 +157,7 @@ def test_sigkill_after_the_update_is_ready_leaves_the_round_counted(tmp_path):
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     audits = audit_path(tmp_path)
-    assert audits[0].ok and [e.round for e in audits[0].entries] == [1]
+    assert audits[0].ok and [(e.round, e.model) for e in audits[0].entries] == [(1, "dlrm")]
 
 
 def test_sigkill_mid_training_leaves_no_partial_line(tmp_path):

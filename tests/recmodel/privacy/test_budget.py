@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from recmodel.model.dlrm import DLRM
+from recmodel.model.bundle import Recommender
 from recmodel.privacy.budget import BudgetExhausted
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.training.private_round import run_private_round
@@ -13,7 +13,7 @@ CAP = 5.0
 
 def _round(tiny_data, tiny_spec, config, state_dir, server_round, run_id="run"):
     torch.manual_seed(server_round)
-    return run_private_round(DLRM(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0), config,
+    return run_private_round(Recommender(tiny_spec), tiny_data.catalogue, tiny_data.site_users(0), config,
                              state_dir=state_dir, partner="p0", run_id=run_id, server_round=server_round,
                              max_epsilon=CAP)
 

@@ -17,7 +17,7 @@ def test_dp_training_counts_every_step_including_empty_poisson_batches(tiny_data
     torch.manual_seed(3)
     three_users = tiny_data.site_users(0).subset(np.arange(3))
     examples = _examples(tiny_data, tiny_config, three_users)
-    model = DLRM(tiny_spec)
+    model = DLRM(tiny_spec.dlrm)
     before = [p.detach().clone() for p in model.parameters()]
     # q = 1/3, 3 steps per epoch: P(empty batch) = (2/3)^3 ~ 0.30 per step, so 30 steps hit some.
     report = train_locally(model, examples, epochs=10, batch_size=1, learning_rate=0.1,
@@ -29,7 +29,7 @@ def test_dp_training_counts_every_step_including_empty_poisson_batches(tiny_data
 
 def test_training_lowers_the_loss_without_dp(tiny_data, tiny_config, tiny_spec):
     torch.manual_seed(0)
-    model = DLRM(tiny_spec)
+    model = DLRM(tiny_spec.dlrm)
     examples = _examples(tiny_data, tiny_config)
     first = train_locally(model, examples, epochs=1, batch_size=8, learning_rate=0.5, momentum=0.9, dp=None)
     for _ in range(4):
@@ -42,13 +42,13 @@ def test_event_level_unit_makes_one_example_per_interaction(tiny_data, tiny_conf
     users = tiny_data.site_users(0)
     examples = _examples(tiny_data, tiny_config, unit="event")
     assert len(examples) == len(users.train_items)
-    labels = examples[0][-2]
+    labels = examples[0][8]  # RecBatch field order: labels is the 9th
     assert labels.sum() == 1
 
 
 def test_opacus_sample_rate_matches_steps_per_epoch(tiny_data, tiny_config, tiny_spec):
     examples = _examples(tiny_data, tiny_config)
-    report = train_locally(DLRM(tiny_spec), examples, epochs=1, batch_size=16, learning_rate=0.1,
+    report = train_locally(DLRM(tiny_spec.dlrm), examples, epochs=1, batch_size=16, learning_rate=0.1,
                            dp=DPSettings(noise_multiplier=1.0, max_grad_norm=1.0))
     assert report.steps == steps_per_epoch(len(examples), 16)
     assert report.sample_rate == pytest.approx(1 / report.steps)
@@ -57,5 +57,5 @@ def test_opacus_sample_rate_matches_steps_per_epoch(tiny_data, tiny_config, tiny
 def test_empty_training_set_is_a_clear_error(tiny_data, tiny_config, tiny_spec):
     empty = tiny_data.site_users(0).subset(np.arange(0))
     with pytest.raises(ValueError, match="no training examples"):
-        train_locally(DLRM(tiny_spec), _examples(tiny_data, tiny_config, empty), epochs=1, batch_size=4,
+        train_locally(DLRM(tiny_spec.dlrm), _examples(tiny_data, tiny_config, empty), epochs=1, batch_size=4,
                       learning_rate=0.1, dp=None)

@@ -1,0 +1,75 @@
+"""Per-user behaviour summaries, the input of the user-profile model.
+
+For each user, from a set of their interactions (by default all train ones):
+  category affinity  [C]  share of interactions per hashed category row
+  event mix          [4]  share of interactions ending at view/click/cart/purchase
+  recency            [1]  log1p(days since the user's last interaction, to ``reference_time``) / 5
+  frequency          [1]  log1p(interactions) / 5
+  monetary           [1]  mean log1p(price) / 5
+  demographics [A * R]    one-hot of each hashed user attribute (input only)
+The first C + 7 columns ("behaviour") are what the autoencoder reconstructs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recmodel.data.interactions import PRICE_SCALE, Catalogue, Users
+from recmodel.data.schema import EVENT_TYPES
+
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class ProfileInputs:
+    """features [U, F] float32 (behaviour then demographics); behaviour_dim = C + 7."""
+
+    features: np.ndarray
+    behaviour_dim: int
+
+
+def profile_feature_dim(category_buckets: int, num_attributes: int, attribute_buckets: int) -> tuple[int, int]:
+    """(input dim, behaviour dim)."""
+    behaviour = category_buckets + len(EVENT_TYPES) + 3
+    return behaviour + num_attributes * attribute_buckets, behaviour
+
+
+def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attribute_buckets: int,
+              drop_last: bool = False, reference_time: float | None = None) -> ProfileInputs:
+    """Summaries of every user's train interactions (``drop_last``: without each user's last one)."""
+    counts = np.diff(users.train_offsets)
+    keep = np.ones(len(users.train_items), dtype=bool)
+    if drop_last:
+        last = users.train_offsets[1:] - 1
+        keep[last[counts > 1]] = False  # a user with one train item keeps it
+    user_of = np.repeat(np.arange(len(users)), counts)[keep]
+    items, levels, times = users.train_items[keep], users.train_levels[keep], users.train_times[keep]
+    n = np.bincount(user_of, minlength=len(users)).astype(np.float64)
+    denominator = np.maximum(n, 1)[:, None]
+    affinity = np.zeros((len(users), category_buckets))
+    np.add.at(affinity, (user_of, catalogue.category_rows[items]), 1.0)
+    mix = np.zeros((len(users), len(EVENT_TYPES)))
+    np.add.at(mix, (user_of, levels), 1.0)
+    last_time = np.full(len(users), -np.inf)
+    np.maximum.at(last_time, user_of, times)
+    reference = float(times.max()) if reference_time is None and len(times) else (reference_time or 0.0)
+    recency = np.log1p(np.clip(reference - last_time, 0, None) / SECONDS_PER_DAY) / PRICE_SCALE
+    recency[~np.isfinite(recency)] = 0.0
+    price = np.zeros(len(users))
+    np.add.at(price, user_of, catalogue.price_feature[items])
+    behaviour = np.column_stack([affinity / denominator, mix / denominator, recency,
+                                 np.log1p(n) / PRICE_SCALE, price / denominator[:, 0]])
+    demographics = np.zeros((len(users), users.attribute_rows.shape[1] * attribute_buckets))
+    for a in range(users.attribute_rows.shape[1]):
+        demographics[np.arange(len(users)), a * attribute_buckets + users.attribute_rows[:, a]] = 1.0
+    return ProfileInputs(np.hstack([behaviour, demographics]).astype(np.float32), behaviour.shape[1])
+
+
+def next_category_targets(catalogue: Catalogue, users: Users, *, target: str) -> np.ndarray:
+    """Category row of each user's next interaction: ``last_train`` (for training) or ``test``. [U] int64."""
+    if target == "test":
+        return catalogue.category_rows[users.test_item]
+    last = users.train_items[np.maximum(users.train_offsets[1:] - 1, 0)]
+    return catalogue.category_rows[last]
