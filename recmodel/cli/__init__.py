@@ -1,4 +1,4 @@
-"""The ``fedrec`` command line: ``fedrec audit``, ``fedrec data ...``.
+"""The ``fedrec`` command line: ``audit``, ``data ...``, ``recommend``, ``profile``.
 
 Bad input ends with one line naming the file, line and problem (exit 2), not
 a traceback.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recmodel.cli import audit, data
+from recmodel.cli import audit, data, serve
 from recmodel.config import ConfigError
 from recmodel.data.schema import DataError
 
@@ -19,9 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     audit.register(commands)
     data.register(commands)
+    serve.register(commands)
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        return int(args.handler(args) or 0)
     except (DataError, ConfigError) as error:
         print(f"fedrec: error: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ def register(commands) -> None:
                                  description=__doc__)
     parser.add_argument("path", help="a run directory, a partner state directory, or a ledger.jsonl file")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    parser.set_defaults(run=run)
+    parser.set_defaults(handler=run)
 
 
 def _fmt(value) -> str:

@@ -21,7 +21,7 @@ def register(commands) -> None:
     synth.add_argument("--partners", type=int, default=2)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--out", required=True)
-    synth.set_defaults(run=run_synth)
+    synth.set_defaults(handler=run_synth)
 
     imp = sub.add_parser("import", help="convert a public or generic log into the events schema (Parquet)")
     imp.add_argument("format", help="movielens-100k, movielens-1m, movielens-latest, retailrocket, taobao, csv, parquet")
@@ -33,12 +33,12 @@ def register(commands) -> None:
         imp.add_argument(f"--{role}", help=f"generic formats: source column holding {role}")
     imp.add_argument("--timestamp-unit", choices=["s", "ms", "iso"], default="s")
     imp.add_argument("--user-attribute", action="append", default=[], help="generic: a user attribute column (repeatable)")
-    imp.set_defaults(run=run_import)
+    imp.set_defaults(handler=run_import)
 
     down = sub.add_parser("download", help="download a MovieLens archive (needs internet), verify, extract")
     down.add_argument("name", help="movielens-100k, movielens-1m or movielens-latest-small")
     down.add_argument("--dir", required=True)
-    down.set_defaults(run=run_download)
+    down.set_defaults(handler=run_download)
 
     part = sub.add_parser("partition", help="split an events file into one file per partner")
     part.add_argument("file")
@@ -47,13 +47,13 @@ def register(commands) -> None:
     part.add_argument("--alpha", type=float, default=0.5)
     part.add_argument("--seed", type=int, default=0)
     part.add_argument("--out", required=True)
-    part.set_defaults(run=run_partition)
+    part.set_defaults(handler=run_partition)
 
     desc = sub.add_parser("describe", help="users, items, events, per user and per partner")
     desc.add_argument("file")
     desc.add_argument("--plot", help="write a PNG of the distributions here")
     desc.add_argument("--json", action="store_true")
-    desc.set_defaults(run=run_describe)
+    desc.set_defaults(handler=run_describe)
 
 
 def run_synth(args) -> int:

@@ -110,8 +110,13 @@ def split_leave_last_out(
     attribute_buckets: int,
     min_interactions: int = 3,
     source: str = "events",
+    holdout: bool = True,
 ) -> SplitData:
-    """Build the catalogue and the per-user temporal split from an events table."""
+    """Build the catalogue and the per-user temporal split from an events table.
+
+    ``holdout=False`` (serving): every interaction counts as train (history and
+    "already seen"); ``valid_item``/``test_item`` then repeat the last one.
+    """
     interactions = _interactions(events)
     per_user = interactions.groupby("user_id", sort=True).size()
     keep = per_user.index[per_user >= min_interactions]
@@ -125,7 +130,7 @@ def split_leave_last_out(
     catalogue = _catalogue(events, interactions, item_buckets, category_buckets)
     position = pd.Series(np.arange(len(catalogue)), index=catalogue.item_ids)
     interactions = interactions.assign(position=position.loc[interactions["item_id"]].to_numpy())
-    users, attribute_names = _users(events, interactions, catalogue, attribute_buckets)
+    users, attribute_names = _users(events, interactions, catalogue, attribute_buckets, holdout)
     return SplitData(catalogue, users, attribute_names, dropped)
 
 
@@ -144,7 +149,7 @@ def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogu
     categories = items["category"].astype(str).to_numpy() if "category" in items else np.full(len(items), "none")
     prices = pd.to_numeric(items["price"], errors="coerce").fillna(0).clip(lower=0).to_numpy() if "price" in items else np.zeros(len(items))
     last_two = interactions.groupby("user_id").cumcount(ascending=False) < 2
-    train_counts = interactions.loc[~last_two, "item_id"].value_counts()
+    train_counts = interactions.loc[~last_two, "item_id"].value_counts()  # popularity never sees held-out items
     return Catalogue(
         item_ids=item_ids,
         item_rows=hash_to_buckets(item_ids, item_buckets),
@@ -155,7 +160,7 @@ def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogu
     )
 
 
-def _users(events, interactions, catalogue, attribute_buckets):
+def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
     first = events.drop_duplicates("user_id").set_index("user_id")
     user_ids = np.asarray(sorted(interactions["user_id"].unique()))
     first = first.loc[user_ids]
@@ -173,10 +178,13 @@ def _users(events, interactions, catalogue, attribute_buckets):
     times = interactions["timestamp"].to_numpy(dtype=np.float64)
     test_item, valid_item = position[ends - 1], position[ends - 2]
     train_mask = np.ones(len(position), dtype=bool)
-    train_mask[ends - 1] = False
-    train_mask[ends - 2] = False
+    if holdout:
+        train_mask[ends - 1] = False
+        train_mask[ends - 2] = False
+    else:
+        valid_item = test_item
     train_items, train_levels, train_times = position[train_mask], levels[train_mask], times[train_mask]
-    train_counts = counts - 2
+    train_counts = counts - (2 if holdout else 0)
     offsets = np.concatenate(([0], np.cumsum(train_counts))).astype(np.int64)
     dense = _user_dense(train_items, train_levels, offsets, catalogue)
     return Users(

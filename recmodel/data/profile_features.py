@@ -1,12 +1,12 @@
 """Per-user behaviour summaries, the input of the user-profile model.
 
 For each user, from a set of their interactions (by default all train ones):
-  category affinity  [C]  share of interactions per hashed category row
+  category affinity  [C]  share of interactions per hashed category row (x 5)
   event mix          [4]  share of interactions ending at view/click/cart/purchase
   recency            [1]  log1p(days since the user's last interaction, to ``reference_time``) / 5
   frequency          [1]  log1p(interactions) / 5
   monetary           [1]  mean log1p(price) / 5
-  demographics [A * R]    one-hot of each hashed user attribute (input only)
+  demographics [A * R]    one-hot of each hashed user attribute, x 0.2 (input only)
 The first C + 7 columns ("behaviour") are what the autoencoder reconstructs.
 """
 
@@ -20,6 +20,8 @@ from recmodel.data.interactions import PRICE_SCALE, Catalogue, Users
 from recmodel.data.schema import EVENT_TYPES
 
 SECONDS_PER_DAY = 86_400.0
+AFFINITY_SCALE = 5.0  # category shares sum to 1 over C columns: scaled up to weigh as much as the rest
+DEMOGRAPHIC_SCALE = 0.2  # one-hot attributes: scaled down so interests, not demographics, shape the profile
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,11 @@ def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attr
     recency[~np.isfinite(recency)] = 0.0
     price = np.zeros(len(users))
     np.add.at(price, user_of, catalogue.price_feature[items])
-    behaviour = np.column_stack([affinity / denominator, mix / denominator, recency,
+    behaviour = np.column_stack([AFFINITY_SCALE * affinity / denominator, mix / denominator, recency,
                                  np.log1p(n) / PRICE_SCALE, price / denominator[:, 0]])
     demographics = np.zeros((len(users), users.attribute_rows.shape[1] * attribute_buckets))
     for a in range(users.attribute_rows.shape[1]):
-        demographics[np.arange(len(users)), a * attribute_buckets + users.attribute_rows[:, a]] = 1.0
+        demographics[np.arange(len(users)), a * attribute_buckets + users.attribute_rows[:, a]] = DEMOGRAPHIC_SCALE
     return ProfileInputs(np.hstack([behaviour, demographics]).astype(np.float32), behaviour.shape[1])
 
 

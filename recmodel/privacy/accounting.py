@@ -35,8 +35,17 @@ def accountant_label(name: str) -> str:
 
 
 def epsilon_of(history: Iterable[tuple[float, float, int]], *, delta: float, accountant: str) -> float:
-    """Epsilon at ``delta`` after all events of ``history`` (composed)."""
-    history = [(float(s), float(q), int(n)) for s, q, n in history if int(n) > 0]
+    """Epsilon at ``delta`` after all events of ``history`` (composed).
+
+    Composition commutes, so steps of identical (noise, rate) are summed first:
+    exact, and it keeps the accountant's work constant as a ledger grows.
+    """
+    steps_by_mechanism: dict[tuple[float, float], int] = {}
+    for s, q, n in history:
+        if int(n) > 0:
+            key = (float(s), float(q))
+            steps_by_mechanism[key] = steps_by_mechanism.get(key, 0) + int(n)
+    history = [(s, q, n) for (s, q), n in steps_by_mechanism.items()]
     if not history:
         return 0.0
     counter = make_accountant(accountant)

@@ -61,17 +61,18 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert "round |  NDCG@10" in output
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert set(summary["metrics"]) >= {"ndcg@10", "hr@10"}
+    assert set(summary["metrics"]) >= {"ndcg@10", "hr@10", "next-category-top5", "prior-top5", "reconstruction-mse"}
     assert set(summary["baselines"]["popularity"]) >= {"ndcg@10", "hr@10"}
     assert set(summary["privacy"]["epsilon"]) == {"partner-0", "partner-1"}
     assert summary["privacy"]["delta"] == 1e-5
 
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["round"] for r in rows] == [0, 1, 2]
+    assert "cat@5" in output
     assert rows[1]["epsilon_max"] < rows[2]["epsilon_max"] <= 8.0
     for partner in ("partner-0", "partner-1"):
         entries = [json.loads(l) for l in (run_dir / "partners" / partner / "ledger.jsonl").read_text().splitlines()]
-        assert [e["round"] for e in entries] == [1, 2]
+        assert [(e["round"], e["model"]) for e in entries] == [(1, "profile"), (1, "dlrm"), (2, "profile"), (2, "dlrm")]
         assert all(entry_hash(e) == e["hash"] for e in entries)
         assert entries[-1]["epsilon"] == pytest.approx(summary["privacy"]["epsilon"][partner])
     assert (run_dir / "model.pt").stat().st_size > 0
@@ -154,4 +155,4 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
     summary = json.loads((out_dir / "ml" / "summary.json").read_text())
     assert set(summary["privacy"]["epsilon"]) == {"site-0", "site-1"}  # no partner_id: partitioned by user
     config = json.loads((out_dir / "ml" / "config.json").read_text())
-    assert config["model_spec"]["num_user_attributes"] == 3  # age, gender, occupation
+    assert config["model_spec"]["dlrm"]["num_user_attributes"] == 3  # age, gender, occupation

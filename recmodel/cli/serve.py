@@ -1,0 +1,172 @@
+"""``fedrec recommend`` and ``fedrec profile``: marketing outputs at a partner site."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+PAIRS_PER_BLOCK = 32_768  # users x items scored per forward pass (larger blocks thrash memory)
+
+
+def register(commands) -> None:
+    rec = commands.add_parser("recommend", help="top-K recommendations per user with a run's global model")
+    rec.add_argument("--run", required=True, help="run directory (holding model.pt)")
+    rec.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    rec.add_argument("--top-k", type=int, default=10)
+    rec.add_argument("--out", required=True, help="CSV: user_id, item_id, rank, score")
+    rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
+    rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
+    rec.set_defaults(handler=run_recommend)
+
+    prof = commands.add_parser("profile", help="user profiles, interests and segments with a run's profile model")
+    prof.add_argument("--run", required=True)
+    prof.add_argument("--data", required=True)
+    prof.add_argument("--out", required=True, help="Parquet, one row per user")
+    prof.add_argument("--segments", type=int, default=6)
+    prof.add_argument("--top-categories", type=int, default=3)
+    prof.add_argument("--seed", type=int, default=0)
+    prof.set_defaults(handler=run_profile)
+
+
+def _progress(total: int, desc: str):
+    return tqdm(total=total, desc=desc, unit=" users", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def run_recommend(args) -> int:
+    import torch
+
+    from recmodel.data.examples import candidates_batch
+    from recmodel.data.schema import DataError
+    from recmodel.serving import load_for_serving
+
+    users_filter = [u.strip() for u in args.users.split(",")] if args.users else None
+    serving = load_for_serving(args.run, args.data, users=users_filter)
+    catalogue, users = serving.catalogue, serving.users
+    k = args.top_k
+    if not 1 <= k <= len(catalogue):
+        raise DataError(f"--top-k must be between 1 and the catalogue size {len(catalogue)} (got {k})")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    block = max(1, PAIRS_PER_BLOCK // len(catalogue))
+    items = np.arange(len(catalogue))
+    try:
+        with tmp.open("w") as handle, _progress(len(users), "scoring") as bar, torch.no_grad():
+            handle.write("user_id,item_id,rank,score\n")
+            for start in range(0, len(users), block):
+                rows = np.arange(start, min(len(users), start + block))
+                batch = candidates_batch(catalogue, users, rows, items, serving.config.history_length, serving.profiles)
+                scores = serving.model.dlrm(batch).numpy().astype(np.float64)
+                if not args.keep_seen:
+                    for i, u in enumerate(rows):
+                        scores[i, users.train_items_of(u)] = -np.inf
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
+                best = np.take_along_axis(scores, order, 1)
+                frame = pd.DataFrame({
+                    "user_id": np.repeat(users.user_ids[rows], k),
+                    "item_id": catalogue.item_ids[order].ravel(),
+                    "rank": np.tile(np.arange(1, k + 1), len(rows)),
+                    "score": best.ravel(),
+                })
+                frame = frame[np.isfinite(frame["score"])]  # a user who has seen everything gets fewer rows
+                frame.to_csv(handle, header=False, index=False, float_format="%.6f")
+                bar.update(len(rows))
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote top-{k} recommendations for {len(users):,} users to {out}")
+    return 0
+
+
+def run_profile(args) -> int:
+    from recmodel.data.schema import DataError
+    from recmodel.segments import kmeans
+    from recmodel.serving import load_for_serving
+
+    serving = load_for_serving(args.run, args.data)
+    model = serving.model
+    if model.profile is None:
+        raise DataError(f"{args.run}: this run trained no profile model (profiles=false)")
+    import torch
+
+    with torch.no_grad():
+        _, logits, embedding = model.profile(torch.from_numpy(serving.summaries.features))
+        interest = torch.softmax(logits, dim=1).numpy()
+    embedding = embedding.numpy()
+    names = _category_names(serving.catalogue, interest.shape[1])
+    top = np.argsort(-interest, axis=1)[:, : args.top_categories]
+    segments = kmeans(embedding, args.segments, seed=args.seed)
+    behaviour = serving.summaries.features
+    c = serving.config.category_buckets
+    value = pd.DataFrame({"recency": behaviour[:, c + 4], "frequency": behaviour[:, c + 5], "monetary": behaviour[:, c + 6]})
+    table = pd.DataFrame({
+        "user_id": serving.users.user_ids,
+        "segment": segments,
+        "top_categories": ["|".join(f"{names[j]}:{interest[i, j]:.3f}" for j in top[i]) for i in range(len(top))],
+        "profile": list(embedding.astype(np.float32)),
+    })
+    table = pd.concat([table, value], axis=1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        table.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    summary = _segment_summary(segments, args.segments, interest, names, value)
+    summary_path = out.with_name(out.stem + "_segments.csv")
+    summary.to_csv(summary_path, index=False)
+    plot_path = out.with_name(out.stem + "_segments.png")
+    _plot_segments(embedding, segments, plot_path)
+    print(f"wrote {len(table):,} profiles to {out}, {args.segments} segments to {summary_path}, plot {plot_path}")
+    return 0
+
+
+def _category_names(catalogue, rows: int) -> list[str]:
+    """Hashed category row -> the source's category name(s) that map to it."""
+    names = [f"row{r}" for r in range(rows)]
+    table = pd.DataFrame({"row": catalogue.category_rows, "name": catalogue.categories}).drop_duplicates()
+    for row, group in table.groupby("row"):
+        names[int(row)] = "/".join(sorted(group["name"].astype(str)))
+    return names
+
+
+def _segment_summary(segments, k: int, interest, names, value) -> pd.DataFrame:
+    rows = []
+    for s in range(k):
+        members = segments == s
+        mean_interest = interest[members].mean(0) if members.any() else np.zeros(len(names))
+        best = np.argsort(-mean_interest)[:3]
+        rows.append({
+            "segment": s, "size": int(members.sum()),
+            "top_categories": "|".join(f"{names[j]}:{mean_interest[j]:.3f}" for j in best),
+            **{f"mean_{col}": float(value.loc[members, col].mean()) if members.any() else float("nan")
+               for col in value.columns},
+        })
+    return pd.DataFrame(rows)
+
+
+def _plot_segments(embedding, segments, target: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from recmodel.segments import project_2d
+
+    xy = project_2d(embedding)
+    fig, axis = plt.subplots(figsize=(6, 5))
+    for s in range(segments.max() + 1):
+        members = segments == s
+        axis.scatter(xy[members, 0], xy[members, 1], s=6, label=f"segment {s} ({members.sum()})")
+    axis.set(xlabel="PC 1", ylabel="PC 2", title="users by profile embedding (PCA), coloured by segment")
+    axis.legend(fontsize=7, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)

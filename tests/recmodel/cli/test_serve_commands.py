@@ -1,0 +1,98 @@
+"""``fedrec recommend`` and ``fedrec profile`` on a run trained in the test (tiny, few seconds)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from recmodel.data.federated import load_federated_data, model_spec_for
+from recmodel.data.synthetic import SyntheticSpec, generate_events
+from recmodel.model.bundle import Recommender
+from recmodel.training.private_round import run_private_round
+from server.run_directory import RunDirectory
+from simulations.defaults import default_run_config
+from tests.conftest import TINY
+
+FEDREC = str(Path(sys.executable).parent / "fedrec")
+USERS, ITEMS, CATEGORIES = 240, 60, 8
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A run directory with a profile + DLRM bundle trained for 3 local rounds, and a partner's events file."""
+    folder = tmp_path_factory.mktemp("serve")
+    config = default_run_config(**{**TINY, "synthetic_users": USERS, "synthetic_items": ITEMS,
+                                   "synthetic_categories": CATEGORIES, "profiles": True, "dp": False,
+                                   "profile_learning_rate": 0.1,
+                                   "output_dir": str(folder), "run_name": "run"})
+    data = load_federated_data(config, num_partitions=1)
+    torch.manual_seed(0)
+    model = Recommender(model_spec_for(config, data))
+    for server_round in (1, 2, 3):
+        run_private_round(model, data.catalogue, data.site_users(0), config, state_dir=folder / "state",
+                          partner="p", run_id="r", server_round=server_round, max_epsilon=10.0)
+    run = RunDirectory.create(config)
+    run.save_model(model.state_dict(), model.spec, config)
+    events = generate_events(SyntheticSpec(users=USERS, items=ITEMS, categories=CATEGORIES, partners=1, seed=config.seed))
+    events_file = folder / "partner-events.parquet"
+    events.to_parquet(events_file, index=False)
+    return run.path, events_file, events
+
+
+def fedrec(*args):
+    return subprocess.run([FEDREC, *map(str, args)], capture_output=True, text=True)
+
+
+def test_recommend_writes_k_unseen_raw_items_per_user_in_rank_order(trained_run, tmp_path):
+    run_dir, events_file, events = trained_run
+    out = tmp_path / "recs.csv"
+    result = fedrec("recommend", "--run", run_dir, "--data", events_file, "--top-k", 5, "--out", out)
+    assert result.returncode == 0, result.stderr
+    recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
+    assert set(recs["user_id"]) == set(events["user_id"])
+    assert (recs.groupby("user_id").size() == 5).all()
+    assert set(recs["item_id"]) <= set(events["item_id"])  # raw ids such as i000042, not hashed rows
+    for _, group in recs.groupby("user_id"):
+        assert list(group["rank"]) == [1, 2, 3, 4, 5]
+        assert (np.diff(group["score"].to_numpy()) <= 1e-9).all()
+    seen = set(zip(events["user_id"], events["item_id"]))
+    assert not any((u, i) in seen for u, i in zip(recs["user_id"], recs["item_id"]))
+
+
+def test_recommend_for_a_user_list_and_unknown_ids(trained_run, tmp_path):
+    run_dir, events_file, _ = trained_run
+    out = tmp_path / "two.csv"
+    assert fedrec("recommend", "--run", run_dir, "--data", events_file, "--top-k", 3, "--out", out,
+                  "--users", "u000001,u000007").returncode == 0
+    assert sorted(pd.read_csv(out)["user_id"].unique()) == ["u000001", "u000007"]
+    bad = fedrec("recommend", "--run", run_dir, "--data", events_file, "--out", tmp_path / "x.csv", "--users", "nobody")
+    assert bad.returncode == 2 and "unknown user id(s) ['nobody']" in bad.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_profile_segments_group_users_with_similar_latent_interests(trained_run, tmp_path):
+    run_dir, events_file, events = trained_run
+    out = tmp_path / "profiles.parquet"
+    result = fedrec("profile", "--run", run_dir, "--data", events_file, "--out", out, "--segments", 6)
+    assert result.returncode == 0, result.stderr
+    profiles = pd.read_parquet(out)
+    assert len(profiles) == USERS and len(profiles["profile"].iloc[0]) == 16
+    assert profiles["top_categories"].str.count(":").eq(3).all()
+    summary = pd.read_csv(tmp_path / "profiles_segments.csv")
+    assert len(summary) == 6 and (summary["size"] > 0).all() and summary["size"].sum() == USERS
+    assert (tmp_path / "profiles_segments.png").read_bytes()[:4] == b"\x89PNG"
+
+    favourites = events.drop_duplicates("user_id").set_index("user_id")["latent_favourites"]
+    segment = profiles.set_index("user_id")["segment"].loc[favourites.index].to_numpy()
+    fav = favourites.to_numpy()
+    same_interest = fav[:, None] == fav[None, :]
+    same_segment = segment[:, None] == segment[None, :]
+    off_diagonal = ~np.eye(len(fav), dtype=bool)
+    p_same_given_interest = same_segment[same_interest & off_diagonal].mean()
+    p_same_at_random = same_segment[off_diagonal].mean()
+    assert p_same_given_interest > 1.5 * p_same_at_random
