@@ -18,8 +18,10 @@ from recmodel.config import RunConfig
 from recmodel.evaluation import evaluate_ranking, model_scorer
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
+from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.profile_evaluation import evaluate_profiles
-from recmodel.training.private_round import run_private_round, site_profiles
+from recmodel.training.personalise import personalise_locally
+from recmodel.training.private_round import LEDGER_FILE, run_private_round, site_profiles
 
 app = ClientApp()
 
@@ -37,6 +39,8 @@ def train(msg: Message, context: Context) -> Message:
     config = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, config, str(settings["run-dir"]))
+    if str(settings.get("phase", "")) == "personalise":
+        return _personalise(msg, context, config, model, site, settings)
     server_round = int(settings["server-round"])
     torch.manual_seed(config.seed * 1_000 + server_round)
     try:
@@ -63,6 +67,20 @@ def train(msg: Message, context: Context) -> Message:
     partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": outcome.ledger_head})
     content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics, "partner": partner})
     return Message(content=content, reply_to=msg)
+
+
+def _personalise(msg, context, config, model, site, settings) -> Message:
+    """Fine-tune locally after federation; the personalised weights stay at the site, only NDCG goes out."""
+    torch.manual_seed(config.seed * 1_000 + 999)
+    try:
+        result = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
+                                     partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=site.max_epsilon)
+    except BudgetExhausted as refusal:
+        return Message(error=Error(code=BUDGET_EXHAUSTED_CODE, reason=str(refusal)), reply_to=msg)
+    entries, head = PrivacyLedger(site.state_dir / LEDGER_FILE).head()
+    result["ledger-entries"] = entries
+    partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": head})
+    return Message(content=RecordDict({"metrics": MetricRecord(result), "partner": partner}), reply_to=msg)
 
 
 @app.evaluate()

@@ -35,6 +35,8 @@ class RunConfig:
     profile_dim: int
     profile_epochs: int
     profile_learning_rate: float
+    personalise: bool
+    personalise_epochs: int
     item_buckets: int
     category_buckets: int
     attribute_buckets: int
@@ -110,7 +112,7 @@ class RunConfig:
         """Raise ``ConfigError`` for the first unusable value."""
         _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
-        _positive_int(self, "profile_dim", "profile_epochs")
+        _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
         if not self.profile_learning_rate > 0:
             raise ConfigError(f"profile-learning-rate must be > 0 (got {self.profile_learning_rate})")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")

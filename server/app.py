@@ -16,6 +16,7 @@ from recmodel.evaluation import evaluate_ranking, model_scorer, popularity_score
 from recmodel.model.bundle import Recommender
 from recmodel.profile_evaluation import evaluate_profiles
 from recmodel.training.private_round import site_profiles
+from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
@@ -101,11 +102,16 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         end_reason = f"stopped early: {stop}"
         print(f"fedrec: {end_reason}; ending the run with the last aggregated model.", flush=True)
         final_arrays = strategy.latest_arrays or initial
+    personalisation = None
+    if config.personalise:
+        personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
+                                               recorder=recorder, top_k=k)
     write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
-                          strategy.central_privacy_spent())
+                          strategy.central_privacy_spent(), personalisation)
 
 
-def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent) -> None:
+def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent,
+                          personalisation=None) -> None:
     k = config.top_k
     run.save_model(final_arrays.to_torch_state_dict(), spec, config)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
@@ -129,6 +135,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, e
             "central_dp": central_dp_section(config, central_spent),
         },
         "rounds": config.num_server_rounds,
+        "personalisation": personalisation,
     })
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baseline[f"ndcg@{k}"],
                           target=run.path / "ndcg_epsilon.png")

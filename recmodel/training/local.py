@@ -75,7 +75,8 @@ def train_locally(
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
     model.train()
     anchor = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
+    optimizer = torch.optim.SGD(trainable, lr=learning_rate, momentum=momentum)
     loader = DataLoader(examples, batch_size=batch_size, shuffle=dp is None)
     criterion = criterion if criterion is not None else PerUserBCELoss()
     engine = None

@@ -69,15 +69,29 @@ def site_profiles(recommender: Recommender, catalogue: Catalogue, users: Users, 
     return recommender.user_profiles(inputs.features)
 
 
-def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int]], state_dir: Path, run_id: str) -> dict[str, PlannedRelease]:
-    """The round's releases {model: (noise, sample rate, steps)} from {model: (examples, local epochs)}.
+PERSONALISED = "dlrm-personalised"
+
+
+def run_sizes(config: RunConfig, *, profile_examples: int, dlrm_examples: int) -> dict[str, tuple[int, int, int]]:
+    """Every release the run plans at a site: {model: (examples, epochs per release, releases)}."""
+    sizes = {"dlrm": (dlrm_examples, config.local_epochs, config.num_server_rounds)}
+    if config.profiles:
+        sizes = {"profile": (profile_examples, config.profile_epochs, config.num_server_rounds), **sizes}
+    if config.personalise:
+        sizes[PERSONALISED] = (dlrm_examples, config.personalise_epochs, 1)
+    return sizes
+
+
+def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], state_dir: Path,
+                  run_id: str) -> dict[str, PlannedRelease]:
+    """Each release {model: (noise, sample rate, steps)} from ``run_sizes``.
 
     The noise multiplier is shared and calibrated once per run (cached in
-    ``state_dir/calibration.json``) so that all planned rounds of all models spend target-epsilon.
+    ``state_dir/calibration.json``) so that all planned releases of all models spend target-epsilon.
     """
-    per_epoch = {name: steps_per_epoch(n, config.batch_size) for name, (n, _) in sizes.items()}
-    planned = [(1.0 / per_epoch[name], config.num_server_rounds * epochs * per_epoch[name])
-               for name, (_, epochs) in sizes.items()]
+    per_epoch = {name: steps_per_epoch(n, config.batch_size) for name, (n, _, _) in sizes.items()}
+    planned = [(1.0 / per_epoch[name], releases * epochs * per_epoch[name])
+               for name, (_, epochs, releases) in sizes.items()]
     key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{config.accountant}|{planned}"
     cache_path = state_dir / "calibration.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -87,7 +101,7 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int]], state_di
         state_dir.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(cache, indent=1))
     return {name: PlannedRelease(cache[key], 1.0 / per_epoch[name], epochs * per_epoch[name])
-            for name, (_, epochs) in sizes.items()}
+            for name, (_, epochs, _) in sizes.items()}
 
 
 def run_private_round(
@@ -127,8 +141,10 @@ def run_private_round(
     ledger = PrivacyLedger(state_dir / LEDGER_FILE)
     plans = {}
     if config.dp:
-        sizes = {t.name: (len(t.examples) if t.examples is not None else dlrm_count, t.epochs) for t in tasks}
-        plans = plan_releases(config, sizes, state_dir, run_id)
+        sizes = run_sizes(config, profile_examples=len(tasks[0].examples) if len(tasks) == 2 else 0,
+                          dlrm_examples=dlrm_count)
+        all_plans = plan_releases(config, sizes, state_dir, run_id)
+        plans = {t.name: all_plans[t.name] for t in tasks}
         check_budget(ledger.history(), list(plans.values()), delta=config.target_delta,
                      accountant=config.accountant, cap=max_epsilon, partner=partner)
     reports: dict[str, TrainReport] = {}
@@ -142,7 +158,7 @@ def run_private_round(
                                proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss)
         reports[task.name] = report
         if plan is not None:
-            _record(ledger, plan, report, task.name, config, run_id=run_id, server_round=server_round,
+            record_release(ledger, plan, report, task.name, config, run_id=run_id, server_round=server_round,
                     partner=partner, max_epsilon=max_epsilon)
     dlrm = reports["dlrm"]
     profile_loss_value = reports["profile"].mean_loss if "profile" in reports else float("nan")
@@ -155,7 +171,7 @@ def run_private_round(
                         plans["dlrm"].sample_rate, last["epsilon"], entries, head, profile_loss_value)
 
 
-def _record(ledger: PrivacyLedger, plan: PlannedRelease, report: TrainReport, model: str, config: RunConfig, *,
+def record_release(ledger: PrivacyLedger, plan: PlannedRelease, report: TrainReport, model: str, config: RunConfig, *,
             run_id: str, server_round: int, partner: str, max_epsilon: float) -> None:
     """Check the accountant counted exactly the plan, then append (fsync) the event."""
     counted = [(s, q, n) for s, q, n in report.history]

@@ -150,9 +150,18 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
     assert f"{rows:,} events written" in imported.stdout
     out_dir = tmp_path / "runs"
     output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 batch-size=16 item-buckets=256 dataset='{events}' "
-                                          f"output-dir='{out_dir}' run-name='ml'")
-    assert "200 users" in output
+                                          f"output-dir='{out_dir}' run-name='ml' personalise=true")
+    assert "200 users" in output and "personalisation (OverArch fine-tuned at each partner" in output
     summary = json.loads((out_dir / "ml" / "summary.json").read_text())
     assert set(summary["privacy"]["epsilon"]) == {"site-0", "site-1"}  # no partner_id: partitioned by user
     config = json.loads((out_dir / "ml" / "config.json").read_text())
     assert config["model_spec"]["dlrm"]["num_user_attributes"] == 3  # age, gender, occupation
+    personalisation = summary["personalisation"]
+    assert set(personalisation["partners"]) == {"site-0", "site-1"} and "lift" in personalisation
+    for site in ("site-0", "site-1"):
+        state = out_dir / "ml" / "partners" / site
+        models = [json.loads(line)["model"] for line in (state / "ledger.jsonl").read_text().splitlines()]
+        assert models == ["profile", "dlrm", "profile", "dlrm", "dlrm-personalised"]
+        assert (state / "personalised.pt").exists()  # stays at the site
+        assert json.loads((state / "ledger.jsonl").read_text().splitlines()[-1])["epsilon"] <= 8.0
+    assert audit(out_dir / "ml").returncode == 0
