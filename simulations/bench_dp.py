@@ -19,7 +19,7 @@ import time
 import warnings
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from recmodel.model.dlrm import DLRM, ModelSpec
 from recmodel.training.local import DPSettings, train_locally

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from recmodel.cli.output import write_parquet_atomically
 from recmodel.data.schema import DataError
 
 
@@ -61,7 +62,7 @@ def run_synth(args) -> int:
 
     events = generate_events(SyntheticSpec(users=args.users, items=args.items, categories=args.categories,
                                            partners=args.partners, seed=args.seed))
-    _write_parquet_atomically(events, Path(args.out))
+    write_parquet_atomically(events, Path(args.out))
     print(f"wrote {len(events):,} events ({args.users:,} users, {args.items:,} items, {args.partners} partners) "
           f"to {args.out}")
     return 0
@@ -137,13 +138,3 @@ def run_describe(args) -> int:
     if args.plot:
         print(f"plot: {args.plot}")
     return 0
-
-
-def _write_parquet_atomically(frame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from recmodel.cli.output import write_parquet_atomically
+
 PAIRS_PER_BLOCK = 32_768  # users x items scored per forward pass (larger blocks thrash memory)
 
 
@@ -112,13 +114,7 @@ def run_profile(args) -> int:
     })
     table = pd.concat([table, value], axis=1)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        table.to_parquet(tmp, index=False)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_parquet_atomically(table, out)
     summary = _segment_summary(segments, args.segments, interest, names, value)
     summary_path = out.with_name(out.stem + "_segments.csv")
     summary.to_csv(summary_path, index=False)

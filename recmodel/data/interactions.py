@@ -172,7 +172,6 @@ def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
 
     counts = interactions.groupby("user_id", sort=True).size().loc[user_ids].to_numpy()
     ends = np.cumsum(counts)
-    starts = ends - counts
     position = interactions["position"].to_numpy()
     levels = interactions["level"].to_numpy()
     times = interactions["timestamp"].to_numpy(dtype=np.float64)
