@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float, target: Path) -> Path:
@@ -28,6 +29,8 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float,
     if eps_rows:
         right.plot([r for r, _ in eps_rows], [e for _, e in eps_rows], marker="o", color="tab:red")
     right.set(xlabel="round", ylabel="epsilon (max over partners)", title="privacy spent")
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(target, dpi=100)
     plt.close(fig)
@@ -42,6 +45,7 @@ def plot_epsilon_by_partner(series: dict[str, dict[str, float]], caps: dict[str,
         if caps.get(name) is not None:
             axis.axhline(caps[name], color=line.get_color(), linestyle="--", linewidth=0.8)
     axis.set(xlabel="round", ylabel="cumulative epsilon", title="privacy spent per partner (dashed: cap)")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         axis.legend(fontsize=8)
     fig.tight_layout()
