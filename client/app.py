@@ -15,13 +15,12 @@ from flwr.clientapp import ClientApp
 
 from client.site import resolve_site
 from recmodel.config import RunConfig
-from recmodel.evaluation import evaluate_ranking, model_scorer
+from recmodel.evaluation import evaluate_bundle
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
 from recmodel.privacy.ledger import PrivacyLedger
-from recmodel.profile_evaluation import evaluate_profiles
 from recmodel.training.personalise import personalise_locally
-from recmodel.training.private_round import LEDGER_FILE, run_private_round, site_profiles
+from recmodel.training.private_round import LEDGER_FILE, run_private_round
 
 app = ClientApp()
 
@@ -89,17 +88,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     config = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, config, str(settings["run-dir"]))
-    profiles = site_profiles(model, site.catalogue, site.users, config)
-    scorer = model_scorer(model.dlrm, site.catalogue, site.users, config.history_length, profiles)
-    result = evaluate_ranking(scorer, site.catalogue, site.users, k=config.top_k)
-    metrics = {
-        "num-examples": result["users"],
-        "unit-weight": 1.0,
-        f"ndcg@{config.top_k}": result[f"ndcg@{config.top_k}"],
-        f"hr@{config.top_k}": result[f"hr@{config.top_k}"],
-    }
-    if model.profile is not None:
-        quality = evaluate_profiles(model.profile, site.catalogue, site.users, category_buckets=config.category_buckets,
-                                    attribute_buckets=config.attribute_buckets)
-        metrics.update({k: v for k, v in quality.items() if k != "profile-users"})
+    result = evaluate_bundle(model, site.catalogue, site.users, config)
+    metrics = {"num-examples": result.pop("users"), "unit-weight": 1.0}
+    metrics.update({key: value for key, value in result.items() if key != "profile-users"})
     return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

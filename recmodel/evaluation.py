@@ -1,4 +1,4 @@
-"""Evaluate a DLRM or the popularity baseline by full ranking over the catalogue."""
+"""Evaluate a DLRM (with its profile model) or the popularity baseline by full ranking over the catalogue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from recmodel.config import RunConfig
 from recmodel.data.examples import candidates_batch
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.metrics.ranking import hit_rate_at_k, ndcg_at_k, target_ranks
+from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.dlrm import DLRM
+from recmodel.profile_evaluation import evaluate_profiles
 
 PAIRS_PER_FORWARD = 32_768  # users x items scored in one forward pass
 
@@ -62,3 +65,19 @@ def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: i
         ranks.append(target_ranks(scores, targets[rows], excluded))
     ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     return {f"ndcg@{k}": ndcg_at_k(ranks, k), f"hr@{k}": hit_rate_at_k(ranks, k), "users": int(len(ranks))}
+
+
+def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
+                    profiles: np.ndarray | None) -> dict:
+    """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings."""
+    scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles)
+    return evaluate_ranking(scorer, catalogue, users, k=config.top_k)
+
+
+def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
+    """Ranking metrics plus, when the bundle has a profile model, its held-out-user metrics."""
+    result = ranking_quality(model, catalogue, users, config, site_profiles(model, catalogue, users, config))
+    if model.profile is not None:
+        result.update(evaluate_profiles(model.profile, catalogue, users, category_buckets=config.category_buckets,
+                                        attribute_buckets=config.attribute_buckets))
+    return result

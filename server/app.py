@@ -12,10 +12,8 @@ from flwr.serverapp import Grid, ServerApp
 from recmodel.config import ConfigError, RunConfig
 from recmodel.data.federated import FederatedData, check_sites_can_train, load_federated_data, model_spec_for
 from recmodel.data.schema import DataError
-from recmodel.evaluation import evaluate_ranking, model_scorer, popularity_scorer
+from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
-from recmodel.profile_evaluation import evaluate_profiles
-from recmodel.training.private_round import site_profiles
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
@@ -73,13 +71,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         central = None
         if config.central_evaluation:
             model.load_state_dict(arrays.to_torch_state_dict())
-            profiles = site_profiles(model, data.catalogue, data.users, config)
-            scorer = model_scorer(model.dlrm, data.catalogue, data.users, config.history_length, profiles)
-            central = evaluate_ranking(scorer, data.catalogue, data.users, k=k)
-            if model.profile is not None:
-                central.update(evaluate_profiles(model.profile, data.catalogue, data.users,
-                                                 category_buckets=config.category_buckets,
-                                                 attribute_buckets=config.attribute_buckets))
+            central = evaluate_bundle(model, data.catalogue, data.users, config)
         recorder.finish_round(server_round, central)
         if config.dp or config.central_dp:
             write_privacy_report(run.path, build_report(config, recorder, finished=False,

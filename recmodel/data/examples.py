@@ -50,7 +50,7 @@ class TrainingExamples(Dataset):
     ) -> None:
         self.catalogue = catalogue
         self.users = users
-        self.profiles = np.zeros((len(users), 0), np.float32) if profiles is None else profiles.astype(np.float32)
+        self.attach_profiles(profiles)
         self.history_length = history_length
         self.negatives = negatives_per_positive
         self.rng = np.random.default_rng(seed)
@@ -63,6 +63,10 @@ class TrainingExamples(Dataset):
             self.positives = 1
             self.example_user = np.repeat(np.arange(len(users)), counts)
             self.example_position = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, np.int64)
+
+    def attach_profiles(self, profiles: np.ndarray | None) -> None:
+        """Set the users' profile embeddings [U, P] given to the model (None: P = 0)."""
+        self.profiles = np.zeros((len(self.users), 0), np.float32) if profiles is None else profiles.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.example_user)

@@ -25,6 +25,11 @@ def held_out_users(users: Users) -> np.ndarray:
     return hash_to_buckets(users.user_ids, HOLDOUT_BUCKETS + 1) == 1
 
 
+def profile_example_count(users: Users) -> int:
+    """How many examples ``profile_training_examples`` holds: the users not held out."""
+    return int((~held_out_users(users)).sum())
+
+
 def profile_training_examples(catalogue: Catalogue, users: Users, *, category_buckets: int,
                               attribute_buckets: int) -> TensorDataset:
     """(features [n, F], behaviour [n, F_b], next category [n]) for non-held-out users."""

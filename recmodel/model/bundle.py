@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from recmodel.config import RunConfig
+from recmodel.data.interactions import Catalogue, Users
+from recmodel.data.profile_features import summarise
 from recmodel.model.dlrm import DLRM, ModelSpec
 from recmodel.model.profile import ProfileModel, ProfileSpec
 
@@ -44,3 +47,12 @@ class Recommender(nn.Module):
             return None
         self.profile.eval()
         return self.profile.embed(torch.from_numpy(features)).numpy()
+
+
+def site_profiles(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> np.ndarray | None:
+    """Profile embeddings [U, P] of every user of a site from all their train interactions (None: profiles off)."""
+    if recommender.profile is None:
+        return None
+    inputs = summarise(catalogue, users, category_buckets=config.category_buckets,
+                       attribute_buckets=config.attribute_buckets)
+    return recommender.user_profiles(inputs.features)

@@ -14,16 +14,14 @@ from pathlib import Path
 import torch
 
 from recmodel.config import RunConfig
-from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.data.profile_examples import profile_training_examples
-from recmodel.evaluation import evaluate_ranking, model_scorer
-from recmodel.model.bundle import Recommender
+from recmodel.evaluation import ranking_quality
+from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.training.local import DPSettings, train_locally
-from recmodel.training.private_round import (LEDGER_FILE, PERSONALISED, plan_releases, record_release, run_sizes,
-                                             site_profiles)
+from recmodel.training.private_round import (LEDGER_FILE, PERSONALISED, dlrm_training_examples, plan_releases,
+                                             record_release, run_sizes)
 
 PERSONALISED_FILE = "personalised.pt"
 
@@ -31,22 +29,15 @@ PERSONALISED_FILE = "personalised.pt"
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
                         state_dir: Path, partner: str, run_id: str, max_epsilon: float) -> dict:
     """Fine-tune the OverArch in place; returns {"ndcg-before", "ndcg-after", "num-examples", "epsilon"}."""
-    k = config.top_k
-    profiles = site_profiles(recommender, catalogue, users, config)
-    score = lambda: evaluate_ranking(model_scorer(recommender.dlrm, catalogue, users, config.history_length, profiles),  # noqa: E731
-                                     catalogue, users, k=k)[f"ndcg@{k}"]
-    before = score()
-    examples = TrainingExamples(catalogue, users, history_length=config.history_length,
-                                positives_per_user=config.positives_per_user,
-                                negatives_per_positive=config.negatives_per_positive,
-                                privacy_unit=config.privacy_unit, seed=config.seed * 100_003 + 99_999,
-                                profiles=profiles)
+    ndcg = f"ndcg@{config.top_k}"
+    profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
+    before = ranking_quality(recommender, catalogue, users, config, profiles)[ndcg]
+    examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + 99_999)
+    examples.attach_profiles(profiles)
     ledger = PrivacyLedger(state_dir / LEDGER_FILE)
     dp, plan = None, None
     if config.dp:
-        profile_count = len(profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
-                                                      attribute_buckets=config.attribute_buckets)) if config.profiles else 0
-        plan = plan_releases(config, run_sizes(config, profile_examples=profile_count, dlrm_examples=len(examples)),
+        plan = plan_releases(config, run_sizes(config, users, dlrm_examples=len(examples)),
                              state_dir, run_id)[PERSONALISED]
         check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                      cap=max_epsilon, partner=partner)
@@ -69,4 +60,5 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     state_dir.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": recommender.state_dict(), "model_spec": recommender.spec.to_dict()},
                state_dir / PERSONALISED_FILE)
-    return {"ndcg-before": before, "ndcg-after": score(), "num-examples": len(users), "epsilon": epsilon}
+    after = ranking_quality(recommender, catalogue, users, config, profiles)[ndcg]
+    return {"ndcg-before": before, "ndcg-after": after, "num-examples": len(users), "epsilon": epsilon}

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from recmodel.config import RunConfig
 from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.data.profile_examples import profile_loss, profile_training_examples
-from recmodel.data.profile_features import summarise
-from recmodel.model.bundle import Recommender
+from recmodel.data.profile_examples import profile_example_count, profile_loss, profile_training_examples
+from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.profile import ProfileLoss
 from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
 from recmodel.privacy.budget import PlannedRelease, check_budget
@@ -60,23 +58,22 @@ class LocalTask:
     compute_loss: Callable
 
 
-def site_profiles(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> np.ndarray | None:
-    """Profile embeddings [U, P] of every user of the site (None when profiles are off)."""
-    if recommender.profile is None:
-        return None
-    inputs = summarise(catalogue, users, category_buckets=config.category_buckets,
-                       attribute_buckets=config.attribute_buckets)
-    return recommender.user_profiles(inputs.features)
-
-
 PERSONALISED = "dlrm-personalised"
 
 
-def run_sizes(config: RunConfig, *, profile_examples: int, dlrm_examples: int) -> dict[str, tuple[int, int, int]]:
+def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int) -> TrainingExamples:
+    """The site's DLRM examples under the run's privacy unit (profiles attached later, once trained)."""
+    return TrainingExamples(catalogue, users, history_length=config.history_length,
+                            positives_per_user=config.positives_per_user,
+                            negatives_per_positive=config.negatives_per_positive,
+                            privacy_unit=config.privacy_unit, seed=seed)
+
+
+def run_sizes(config: RunConfig, users: Users, *, dlrm_examples: int) -> dict[str, tuple[int, int, int]]:
     """Every release the run plans at a site: {model: (examples, epochs per release, releases)}."""
     sizes = {"dlrm": (dlrm_examples, config.local_epochs, config.num_server_rounds)}
     if config.profiles:
-        sizes = {"profile": (profile_examples, config.profile_epochs, config.num_server_rounds), **sizes}
+        sizes = {"profile": (profile_example_count(users), config.profile_epochs, config.num_server_rounds), **sizes}
     if config.personalise:
         sizes[PERSONALISED] = (dlrm_examples, config.personalise_epochs, 1)
     return sizes
@@ -128,29 +125,24 @@ def run_private_round(
                                profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
                                                          attribute_buckets=config.attribute_buckets),
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
-    dlrm_examples = lambda profiles: TrainingExamples(  # noqa: E731  (built after the profile model trained)
-        catalogue, users, history_length=config.history_length, positives_per_user=config.positives_per_user,
-        negatives_per_positive=config.negatives_per_positive, privacy_unit=config.privacy_unit,
-        seed=config.seed * 100_003 + server_round, profiles=profiles)
-    tasks.append(LocalTask("dlrm", recommender.dlrm, None, config.local_epochs, config.learning_rate,
+    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round)
+    tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
                            config.momentum, None, recommendation_loss))
-    dlrm_count = len(dlrm_examples(None))
-    if dlrm_count == 0:
+    if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
 
     ledger = PrivacyLedger(state_dir / LEDGER_FILE)
     plans = {}
     if config.dp:
-        sizes = run_sizes(config, profile_examples=len(tasks[0].examples) if len(tasks) == 2 else 0,
-                          dlrm_examples=dlrm_count)
+        sizes = run_sizes(config, users, dlrm_examples=len(dlrm_examples))
         all_plans = plan_releases(config, sizes, state_dir, run_id)
         plans = {t.name: all_plans[t.name] for t in tasks}
         check_budget(ledger.history(), list(plans.values()), delta=config.target_delta,
                      accountant=config.accountant, cap=max_epsilon, partner=partner)
     reports: dict[str, TrainReport] = {}
     for task in tasks:
-        if task.examples is None:
-            task.examples = dlrm_examples(site_profiles(recommender, catalogue, users, config))
+        if task.name == "dlrm":  # the profile model has just trained: embed with it
+            dlrm_examples.attach_profiles(site_profiles(recommender, catalogue, users, config))
         plan = plans.get(task.name)
         dp = None if plan is None else DPSettings(plan.noise_multiplier, config.max_grad_norm)
         report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=config.batch_size,
@@ -159,7 +151,7 @@ def run_private_round(
         reports[task.name] = report
         if plan is not None:
             record_release(ledger, plan, report, task.name, config, run_id=run_id, server_round=server_round,
-                    partner=partner, max_epsilon=max_epsilon)
+                           partner=partner, max_epsilon=max_epsilon)
     dlrm = reports["dlrm"]
     profile_loss_value = reports["profile"].mean_loss if "profile" in reports else float("nan")
     if not config.dp:
@@ -172,7 +164,7 @@ def run_private_round(
 
 
 def record_release(ledger: PrivacyLedger, plan: PlannedRelease, report: TrainReport, model: str, config: RunConfig, *,
-            run_id: str, server_round: int, partner: str, max_epsilon: float) -> None:
+                   run_id: str, server_round: int, partner: str, max_epsilon: float) -> None:
     """Check the accountant counted exactly the plan, then append (fsync) the event."""
     counted = [(s, q, n) for s, q, n in report.history]
     if counted != plan.as_history():

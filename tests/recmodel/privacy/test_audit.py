@@ -54,12 +54,17 @@ def test_a_real_ledger_passes_and_matches_dp_accounting(real_ledger):
         assert entry.rdp > entry.pld  # RDP is the looser bound
 
 
+def _known_event(**changes) -> DPEvent:
+    """Noise 1.0, sample rate 0.01, 10,000 steps, delta 1e-5: PLD epsilon 6.19, RDP 6.71."""
+    values = dict(run_id="known", round=1, model="dlrm", noise_multiplier=1.0, sample_rate=0.01, steps=10_000,
+                  max_grad_norm=1.0, privacy_unit="user", delta=1e-5, epsilon=6.198, accountant="opacus-prv 1.6.0",
+                  population=50_000, timestamp=0.0, partner="p", max_epsilon=10.0)
+    return DPEvent(**{**values, **changes})
+
+
 def test_known_setting_recomputed_by_both_accountants(tmp_path):
     ledger = PrivacyLedger(tmp_path / "ledger.jsonl")
-    ledger.append(DPEvent(run_id="known", round=1, model="dlrm", noise_multiplier=1.0, sample_rate=0.01,
-                          steps=10_000, max_grad_norm=1.0, privacy_unit="user", delta=1e-5, epsilon=6.198,
-                          accountant="opacus-prv 1.6.0", population=50_000, timestamp=0.0, partner="p",
-                          max_epsilon=10.0))
+    ledger.append(_known_event(max_epsilon=10.0))
     check = audit_ledger(ledger.path).entries[0]
     assert check.rdp == pytest.approx(6.71, abs=0.01)
     assert check.pld == pytest.approx(6.19, abs=0.01)
@@ -100,20 +105,15 @@ def test_reordering_lines_is_detected(real_ledger):
 
 def test_entry_above_its_cap_fails_even_with_a_valid_chain(tmp_path):
     ledger = PrivacyLedger(tmp_path / "ledger.jsonl")
-    ledger.append(DPEvent(run_id="x", round=1, model="dlrm", noise_multiplier=1.0, sample_rate=0.01,
-                          steps=10_000, max_grad_norm=1.0, privacy_unit="user", delta=1e-5, epsilon=6.198,
-                          accountant="opacus-prv 1.6.0", population=50_000, timestamp=0.0, partner="p",
-                          max_epsilon=5.0))
+    ledger.append(_known_event(max_epsilon=5.0))
     problems = audit_ledger(ledger.path).all_problems()
     assert any("exceeds the cap 5" in p for p in problems)
 
 
 def test_delta_not_below_one_over_population_fails(tmp_path):
     ledger = PrivacyLedger(tmp_path / "ledger.jsonl")
-    ledger.append(DPEvent(run_id="x", round=1, model="dlrm", noise_multiplier=5.0, sample_rate=0.1,
-                          steps=10, max_grad_norm=1.0, privacy_unit="user", delta=0.05, epsilon=0.0,
-                          accountant="opacus-prv 1.6.0", population=50, timestamp=0.0, partner="p",
-                          max_epsilon=5.0))
+    ledger.append(_known_event(noise_multiplier=5.0, sample_rate=0.1, steps=10, delta=0.05, epsilon=0.0,
+                               population=50, max_epsilon=5.0))
     assert any("not below 1/population" in p for p in audit_ledger(ledger.path).all_problems())
 
 
