@@ -1,8 +1,18 @@
-"""fedrec ClientApp: local DP-SGD training and local evaluation.
+"""fedrec ClientApp: local DP-SGD training and DP evaluation at a partner site.
 
-A partner whose budget would be exceeded does not train: it replies with an
-error Message whose code is ``BUDGET_EXHAUSTED_CODE`` and whose reason starts
-with ``budget-exhausted``; the server then leaves it out of later rounds.
+Every message is first checked against the site's privacy policy
+(``SitePolicy.admit``): a run config that asks for anything weaker is refused
+before any training with an error reply (code ``POLICY_REFUSED_CODE``,
+reason ``policy-refused: ...``). A partner whose budget would be exceeded
+replies ``budget-exhausted`` (``BUDGET_EXHAUSTED_CODE``); a site whose ledger
+lost entries replies ``ledger-integrity`` (``LEDGER_INTEGRITY_CODE``). The
+server leaves such a partner out of later rounds.
+
+What leaves the site: the DP model update; the signed ledger head; the
+privacy bookkeeping (epsilon, noise multiplier, sample rate, steps, user
+count: functions of the site's user count, which standard DP-SGD treats as
+public); evaluation answers as Gaussian-noised sums recorded in the ledger.
+Training losses go out in simulation only, where the server holds the data.
 """
 
 from __future__ import annotations
@@ -13,16 +23,23 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from client.site import resolve_site
+from client.site import Site, resolve_site
 from recmodel.config import RunConfig
 from recmodel.evaluation import evaluate_bundle
 from recmodel.model.bundle import BundleSpec, Recommender
+from recmodel.private_evaluation import PrivateAnswer, evaluate_privately
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
-from recmodel.privacy.ledger import PrivacyLedger
+from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE, LedgerIntegrityError
+from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
+from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
-from recmodel.training.private_round import LEDGER_FILE, run_private_round
+from recmodel.training.private_round import run_private_round
+from recmodel.training.release_plan import evaluation_releases
 
 app = ClientApp()
+METRICS_WITHHELD_CODE = 4033  # the site's policy sends no evaluation metrics
+REFUSAL_CODES = {BudgetExhausted: BUDGET_EXHAUSTED_CODE, PolicyRefusal: POLICY_REFUSED_CODE,
+                 LedgerIntegrityError: LEDGER_INTEGRITY_CODE}
 
 
 def _model_from(msg: Message) -> tuple[Recommender, ConfigRecord]:
@@ -32,63 +49,115 @@ def _model_from(msg: Message) -> tuple[Recommender, ConfigRecord]:
     return model, settings
 
 
+def _refusal(msg: Message, refusal: Exception) -> Message:
+    reason = str(refusal)
+    if isinstance(refusal, LedgerIntegrityError):
+        reason = f"ledger-integrity: {reason}"
+    return Message(error=Error(code=REFUSAL_CODES[type(refusal)], reason=reason), reply_to=msg)
+
+
+def _partner_record(site: Site, context: Context, signed_head: dict | None) -> ConfigRecord:
+    """Who replied, its policy, and the signed ledger head the coordinator keeps for audits."""
+    record = {"partner": site.partner, "node-id": context.node_id, "policy": json.dumps(site.policy.to_dict())}
+    if signed_head is not None:
+        record.update({"ledger-entries": signed_head["entries"], "ledger-head": signed_head["head"],
+                       "head-signature": signed_head["signature"], "key-id": signed_head["key_id"],
+                       "public-key": read_public_key(site.state_dir) or ""})
+    return ConfigRecord(record)
+
+
+def _open(msg: Message, context: Context) -> tuple[Recommender, ConfigRecord, Site, RunConfig]:
+    """The received model, settings, this site, and the configuration its policy admits (or ``PolicyRefusal``)."""
+    request = RunConfig.from_mapping(context.run_config)
+    model, settings = _model_from(msg)
+    site = resolve_site(context, request, str(settings["run-dir"]))
+    return model, settings, site, site.policy.admit(request)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """Train the received global models on this site's users; reply with weights and epsilon."""
-    config = RunConfig.from_mapping(context.run_config)
-    model, settings = _model_from(msg)
-    site = resolve_site(context, config, str(settings["run-dir"]))
-    if str(settings.get("phase", "")) == "personalise":
-        return _personalise(msg, context, config, model, site, settings)
-    server_round = int(settings["server-round"])
-    torch.manual_seed(config.seed * 1_000 + server_round)
     try:
+        model, settings, site, config = _open(msg, context)
+        evaluations = evaluation_releases(config, metrics=site.policy.metrics)
+        if str(settings.get("phase", "")) == "personalise":
+            return _personalise(msg, context, config, model, site, settings, evaluations)
+        server_round = int(settings["server-round"])
+        torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
         outcome = run_private_round(
             model, site.catalogue, site.users, config,
             state_dir=site.state_dir, partner=site.partner, run_id=str(settings["run-id"]),
-            server_round=server_round, max_epsilon=site.max_epsilon,
+            server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
             proximal_mu=float(settings.get("proximal-mu", 0.0)),
         )
-    except BudgetExhausted as refusal:
-        return Message(error=Error(code=BUDGET_EXHAUSTED_CODE, reason=str(refusal)), reply_to=msg)
-    metrics = MetricRecord({
+    except tuple(REFUSAL_CODES) as refusal:
+        return _refusal(msg, refusal)
+    metrics = {
         "num-examples": outcome.examples,
         "unit-weight": 1.0,
-        "train-loss": outcome.mean_loss,
-        "profile-loss": outcome.profile_loss if config.profiles else 0.0,
         "steps": outcome.steps,
         "epsilon": outcome.epsilon if config.dp else -1.0,
-        "max-epsilon": site.max_epsilon,
+        "max-epsilon": config.max_epsilon,
         "noise-multiplier": outcome.noise_multiplier,
         "sample-rate": outcome.sample_rate,
-        "ledger-entries": outcome.ledger_entries,
-    })
-    partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": outcome.ledger_head})
-    content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics, "partner": partner})
+    }
+    if site.simulated:  # exact losses are data-dependent and not noised: simulation only
+        metrics.update({"train-loss": outcome.mean_loss,
+                        "profile-loss": outcome.profile_loss if config.profiles else 0.0})
+    content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics),
+                          "partner": _partner_record(site, context, outcome.signed_head)})
     return Message(content=content, reply_to=msg)
 
 
-def _personalise(msg, context, config, model, site, settings) -> Message:
-    """Fine-tune locally after federation; the personalised weights stay at the site, only NDCG goes out."""
+def _personalise(msg, context, config, model, site, settings, evaluations) -> Message:
+    """Fine-tune locally after federation; the personalised weights stay at the site, only noised NDCG goes out."""
     torch.manual_seed(config.seed * 1_000 + 999)
-    try:
-        result = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
-                                     partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=site.max_epsilon)
-    except BudgetExhausted as refusal:
-        return Message(error=Error(code=BUDGET_EXHAUSTED_CODE, reason=str(refusal)), reply_to=msg)
-    entries, head = PrivacyLedger(site.state_dir / LEDGER_FILE).head()
-    result["ledger-entries"] = entries
-    partner = ConfigRecord({"partner": site.partner, "node-id": context.node_id, "ledger-head": head})
-    return Message(content=RecordDict({"metrics": MetricRecord(result), "partner": partner}), reply_to=msg)
+    answer = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
+                                 partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
+                                 evaluations=evaluations)
+    if isinstance(answer, PrivateAnswer):
+        metrics = _answer_metrics(answer)
+        head = answer.signed_head
+    else:  # DP off (simulation): exact figures
+        metrics = {f"{name}-sum": value * answer["num-examples"] for name, value in answer.items()
+                   if name != "num-examples"}
+        metrics.update({"count": float(answer["num-examples"]), "epsilon": -1.0})
+        head = None
+    return Message(content=RecordDict({"metrics": MetricRecord(metrics),
+                                       "partner": _partner_record(site, context, head)}), reply_to=msg)
+
+
+def _answer_metrics(answer: PrivateAnswer) -> dict:
+    released = answer.released
+    metrics = {f"{name}-sum": value for name, value in released.sums.items()}
+    metrics.update({"count": released.count, "noise-std": released.noise_std, "epsilon": answer.epsilon})
+    return metrics
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    """Ranking (and profile) quality of the global models on this site's users (not noised)."""
-    config = RunConfig.from_mapping(context.run_config)
-    model, settings = _model_from(msg)
-    site = resolve_site(context, config, str(settings["run-dir"]))
-    result = evaluate_bundle(model, site.catalogue, site.users, config)
-    metrics = {"num-examples": result.pop("users"), "unit-weight": 1.0}
-    metrics.update({key: value for key, value in result.items() if key != "profile-users"})
-    return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
+    """Ranking quality of the global model on this site's test users, as noised sums (a ledgered DP release)."""
+    try:
+        model, settings, site, config = _open(msg, context)
+        if site.policy.metrics == "none":
+            return Message(error=Error(code=METRICS_WITHHELD_CODE, reason=f"metrics-withheld: partner "
+                                       f"'{site.partner}' sends no evaluation metrics (its policy: metrics=none)"),
+                           reply_to=msg)
+        if config.dp:
+            answer = evaluate_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
+                                        partner=site.partner, run_id=str(settings["run-id"]),
+                                        server_round=int(settings.get("server-round", 0)),
+                                        max_epsilon=config.max_epsilon,
+                                        evaluations=evaluation_releases(config, metrics=site.policy.metrics))
+            metrics, head = _answer_metrics(answer), answer.signed_head
+        else:  # DP off (a simulated site mirroring dp=false): exact sums
+            exact = evaluate_bundle(model, site.catalogue, site.users, config)
+            users = exact["users"]
+            metrics = {"ndcg-sum": exact[f"ndcg@{config.top_k}"] * users, "hr-sum": exact[f"hr@{config.top_k}"] * users,
+                       "count": float(users), "epsilon": -1.0}
+            head = None
+    except tuple(REFUSAL_CODES) as refusal:
+        return _refusal(msg, refusal)
+    metrics.update({"num-examples": max(1.0, metrics["count"]), "unit-weight": 1.0})
+    return Message(content=RecordDict({"metrics": MetricRecord(metrics),
+                                       "partner": _partner_record(site, context, head)}), reply_to=msg)

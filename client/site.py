@@ -2,14 +2,17 @@
 
 Simulation: ``node_config`` holds ``partition-id`` and ``num-partitions``; the
 site's users are that partition of the run's data set, its state (ledger,
-calibration) lives under ``<run-dir>/partners/<partner>/`` and its cap is the
-run config's ``max-epsilon`` (or its entry in ``max-epsilon-overrides``).
+signing key, calibration) lives under ``<run-dir>/partners/<partner>/``, and
+its privacy policy comes from the run config's ``site-policy`` file, or
+mirrors the run config when there is none (the simulation plays every site).
 
 Deployment: the SuperNode is started with
-``--node-config "data-path='events.parquet' state-dir='/var/lib/fedrec' max-epsilon=8.0"``.
-The site holds every user of its own file, its ledger persists in
-``state-dir`` across runs, and its cap is the node's ``max-epsilon``: the run
-config can only lower it, never raise it.
+``--node-config "data-path='events.parquet' state-dir='/var/lib/fedrec' max-epsilon=8.0"``
+plus, optionally, the other policy keys of ``recmodel.privacy.policy``
+(``dp``, ``privacy-unit``, ``delta``, ``accountant``, ``metrics``) and
+``partner-name``. The site holds every user of its own file, its ledger and
+key persist in ``state-dir`` across runs, and the run config can make its
+policy stricter, never weaker.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from pathlib import Path
 
 from flwr.app import Context
 
-from recmodel.config import ConfigError, RunConfig
+from recmodel.config import RunConfig
 from recmodel.data.federated import check_sites_can_train, load_federated_data
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.privacy.policy import SitePolicy
+
+SITE_KEYS = ("data-path", "state-dir", "partner-name")
 
 
 @dataclass(frozen=True)
@@ -30,19 +36,22 @@ class Site:
     catalogue: Catalogue
     users: Users
     state_dir: Path
-    max_epsilon: float
+    policy: SitePolicy
+    simulated: bool
 
 
 def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
-    """Load this node's users; decide where its privacy state lives and its cap."""
+    """Load this node's users; decide where its privacy state lives and which policy it enforces."""
     node = context.node_config
     if "data-path" in node:
         return _deployed_site(node, config)
     partition_id = int(node["partition-id"])
     data = load_federated_data(config, num_partitions=int(node["num-partitions"]))
     partner = data.site_name(partition_id)
-    cap = config.epsilon_caps().get(partner, config.max_epsilon)
-    return Site(partner, data.catalogue, data.site_users(partition_id), Path(run_dir) / "partners" / partner, cap)
+    policy = (SitePolicy.from_file(config.site_policy, partner=partner) if config.site_policy
+              else SitePolicy.mirroring(config, partner=partner))
+    return Site(partner, data.catalogue, data.site_users(partition_id), Path(run_dir) / "partners" / partner,
+                policy, simulated=True)
 
 
 def _deployed_site(node: dict, config: RunConfig) -> Site:
@@ -51,10 +60,6 @@ def _deployed_site(node: dict, config: RunConfig) -> Site:
     check_sites_can_train(site_config, data)
     partner = str(node.get("partner-name", data.site_name(0)))
     state_dir = Path(str(node.get("state-dir", Path.home() / ".fedrec" / partner))).expanduser()
-    if "max-epsilon" not in node:
-        raise ConfigError(
-            f"node config of partner '{partner}' has no max-epsilon: a site sets its own cap, "
-            "e.g. --node-config \"max-epsilon=8.0 data-path='...' state-dir='...'\""
-        )
-    node_cap = float(node["max-epsilon"])
-    return Site(partner, data.catalogue, data.site_users(0), state_dir, min(node_cap, config.max_epsilon))
+    policy_values = {key: value for key, value in node.items() if key not in SITE_KEYS}
+    policy = SitePolicy.from_mapping(policy_values, partner=partner, source="the SuperNode's --node-config")
+    return Site(partner, data.catalogue, data.site_users(0), state_dir, policy, simulated=False)

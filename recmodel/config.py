@@ -49,6 +49,8 @@ class RunConfig:
     max_grad_norm: float
     max_epsilon: float
     max_epsilon_overrides: str
+    evaluation_noise_multiplier: float
+    site_policy: str
     privacy_unit: str
     accountant: str
     strategy: str
@@ -133,6 +135,12 @@ class RunConfig:
         self.epsilon_caps()
         if not 0 < self.target_delta < 1:
             raise ConfigError(f"target-delta must be in (0, 1) (got {self.target_delta})")
+        if not 0 < self.evaluation_noise_multiplier < float("inf"):
+            raise ConfigError("evaluation-noise-multiplier must be a finite number > 0 "
+                              f"(got {self.evaluation_noise_multiplier})")
+        if self.site_policy and not Path(self.site_policy).expanduser().is_file():
+            raise ConfigError(f"site-policy: file '{self.site_policy}' does not exist; allowed: '' (simulated sites "
+                              "mirror the run config) or a TOML file of per-partner policies")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1) (got {self.momentum})")
         if self.proximal_mu < 0:

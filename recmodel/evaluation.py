@@ -48,11 +48,8 @@ def popularity_scorer(popularity: np.ndarray) -> Scorer:
     return score
 
 
-def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: int, target: str = "test") -> dict:
-    """NDCG@k and HR@k over users, excluding each user's train items.
-
-    Returns ``{"ndcg@k": float, "hr@k": float, "users": int}``.
-    """
+def target_ranks_of(scorer: Scorer, catalogue: Catalogue, users: Users, *, target: str = "test") -> np.ndarray:
+    """0-based rank [U] of each user's held-out item among all items but the user's train items."""
     targets = users.test_item if target == "test" else users.valid_item
     users_per_block = max(1, PAIRS_PER_FORWARD // max(1, len(catalogue)))
     ranks = []
@@ -63,7 +60,15 @@ def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: i
         for i, u in enumerate(rows):
             excluded[i, users.train_items_of(u)] = True
         ranks.append(target_ranks(scores, targets[rows], excluded))
-    ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+
+
+def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: int, target: str = "test") -> dict:
+    """NDCG@k and HR@k over users, excluding each user's train items.
+
+    Returns ``{"ndcg@k": float, "hr@k": float, "users": int}``.
+    """
+    ranks = target_ranks_of(scorer, catalogue, users, target=target)
     return {f"ndcg@{k}": ndcg_at_k(ranks, k), f"hr@{k}": hit_rate_at_k(ranks, k), "users": int(len(ranks))}
 
 

@@ -1,6 +1,12 @@
-"""After federation: ask every partner still in the run to personalise locally and report the lift."""
+"""After federation: ask every partner still in the run to personalise locally and report the lift.
+
+Each partner answers with noised sums (NDCG@K before and after fine-tuning,
+and its user count), one ledgered DP release; the lift is computed from them.
+"""
 
 from __future__ import annotations
+
+import math
 
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
@@ -10,7 +16,7 @@ from server.recorder import RoundRecorder
 
 def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, exclude: set[int],
                          recorder: RoundRecorder, top_k: int, timeout: float = 3600) -> dict:
-    """Send the final global model with ``phase=personalise``; returns per-partner and weighted NDCG@K."""
+    """Send the final global model with ``phase=personalise``; returns per-partner and pooled NDCG@K."""
     config = ConfigRecord({**dict(settings), "phase": "personalise", "server-round": 0})
     nodes = [n for n in grid.get_node_ids() if n not in exclude]
     messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
@@ -24,16 +30,18 @@ def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord
         name = str(info["partner"])
         partners[name] = {key: float(value) for key, value in metrics.items()}
         state = recorder.partners.get(name)
-        if state is not None and metrics["epsilon"] >= 0:
-            state.epsilon = float(metrics["epsilon"])
-            state.ledger_entries, state.ledger_head = int(metrics["ledger-entries"]), str(info["ledger-head"])
-            state.messages.append(f"personalisation: epsilon now {state.epsilon:.4f}")
-    total = sum(p["num-examples"] for p in partners.values())
-    weighted = lambda key: sum(p[key] * p["num-examples"] for p in partners.values()) / total if total else float("nan")  # noqa: E731
-    result = {"partners": partners, "failures": failures, f"ndcg@{top_k}_global": weighted("ndcg-before"),
-              f"ndcg@{top_k}_personalised": weighted("ndcg-after")}
+        if state is not None:
+            state.received(info, server_round=0, kind="personalisation")
+            if metrics["epsilon"] >= 0:
+                state.epsilon = float(metrics["epsilon"])
+                state.messages.append(f"personalisation: epsilon now {state.epsilon:.4f}")
+    count = sum(p["count"] for p in partners.values())
+    pooled = lambda key: sum(p[key] for p in partners.values()) / count if count >= 1 else math.nan  # noqa: E731
+    result = {"partners": partners, "failures": failures, f"ndcg@{top_k}_global": pooled("ndcg-before-sum"),
+              f"ndcg@{top_k}_personalised": pooled("ndcg-after-sum"),
+              "note": "partner figures are Gaussian-noised sums (DP releases in each partner's ledger)"}
     result["lift"] = result[f"ndcg@{top_k}_personalised"] - result[f"ndcg@{top_k}_global"]
-    print(f"personalisation (OverArch fine-tuned at each partner, test users of that partner): NDCG@{top_k} "
+    print(f"personalisation (OverArch fine-tuned at each partner, test users of that partner, noised): NDCG@{top_k} "
           f"{result[f'ndcg@{top_k}_global']:.4f} global -> {result[f'ndcg@{top_k}_personalised']:.4f} personalised "
           f"(lift {result['lift']:+.4f})" + (f"; failed: {failures}" if failures else ""), flush=True)
     return result

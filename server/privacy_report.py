@@ -1,9 +1,10 @@
 """The run's privacy report: ``<run-dir>/privacy/report.json``, ``report.md``, ``epsilon.png``.
 
 Written after every round and at the end. Every number comes from the
-partners' replies (the server never sees a ledger in deployment); the ledger
-head hash and entry count recorded per partner let ``fedrec audit`` detect a
-ledger that was truncated after the run.
+partners' replies (the server never sees a ledger in deployment). Per partner
+it keeps the site's policy, its public key and every signed ledger head it
+received, so ``fedrec audit`` can check the site's ledger against the
+coordinator's record and the record against the site's signatures.
 """
 
 from __future__ import annotations
@@ -16,11 +17,25 @@ from recmodel.config import RunConfig
 from server.plots import plot_epsilon_by_partner
 from server.recorder import RoundRecorder
 
-COVERED = ["model updates (weights sent to the server after every local DP-SGD round)"]
-NOT_COVERED = [
-    "evaluation metrics (NDCG/HR per partner) sent to the server: not noised",
-    "the number of training users per partner (used as aggregation weight): not noised",
+COVERED = [
+    "model updates: the profile model and the DLRM after every local DP-SGD round, and the personalised "
+    "OverArch (kept at the site)",
+    "evaluation answers: Gaussian-noised sums of per-user NDCG@K and HR@K and the user count, one ledger entry "
+    "per answer, however often the coordinator asks",
+    "the mechanism's randomness (Poisson masks, Gaussian noise): drawn from a 64-bit secret seed from the site's "
+    "operating system, never from the run config",
+    "the site's policy (DP on, unit, delta, accountant, cap, metrics): a weaker run config is refused before training",
 ]
+NOT_COVERED = [
+    "the number of users at each site: it sets the sample rate and step count (and so epsilon) and is the "
+    "aggregation weight; treated as public, as in standard DP-SGD",
+    "simulation only: the exact per-partner train losses in the replies and the server's central evaluation, "
+    "which reads the simulated data it generated",
+    "item ids and categories of the shared catalogue (public by assumption); timing of replies",
+    "a site's own guarantee rests on its code and its signing key (site_key.pem, private to the site)",
+]
+KEYS = ("each site holds its Ed25519 signing key (site_key.pem, mode 0600) and signs every ledger entry and head; "
+        "the coordinator holds no key: it keeps the signed heads and public keys it received (this report)")
 
 
 def central_dp_section(config: RunConfig, spent) -> dict | None:
@@ -63,6 +78,9 @@ def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, 
             "scope": "cumulative over every DP release in each partner's ledger (all rounds, models and runs)",
             "covered": COVERED,
             "not_covered": NOT_COVERED,
+            "keys": KEYS,
+            "site_policies": "each partner's policy below (source: its --node-config, a simulation policy file, "
+                             "or, in simulation without one, the run config mirrored)",
         },
         "mechanism": {
             "name": "DP-SGD (Opacus), Poisson-subsampled Gaussian, ghost clipping",
@@ -105,6 +123,7 @@ def render_markdown(report: dict) -> str:
         f"- delta = {g['delta']:g}; epsilon computed with the **{g['accountant']}** accountant; {g['scope']}.",
         "- Covered: " + "; ".join(g["covered"]) + ".",
         "- Not covered: " + "; ".join(g["not_covered"]) + ".",
+        f"- Keys: {g['keys']}.",
         "",
         "## Mechanism",
         "",
@@ -124,6 +143,14 @@ def render_markdown(report: dict) -> str:
         rate = "-" if p["sample_rate"] is None else f"{p['sample_rate']:.4f}"
         lines.append(f"| {name} | {p['status']} | {eps} | {cap} | {sigma} | {rate} | {p['steps']} | "
                      f"{p['rounds_trained']} | {p['ledger_entries']} |")
+    lines += ["", "Site policies and keys:", ""]
+    for name, p in report["partners"].items():
+        policy = p.get("policy") or {}
+        if policy:
+            lines.append(f"- {name}: dp={policy['dp']}, unit={policy['privacy_unit']}, delta={policy['delta']:g}, "
+                         f"accountant={policy['accountant']}, cap={policy['max_epsilon']:g}, "
+                         f"metrics={policy['metrics']} ({policy['source']}); signing key {p.get('key_id') or '-'}, "
+                         f"{len(p.get('signed_heads', []))} signed ledger heads received")
     central = report.get("central_dp")
     if central:
         eps = "-" if central["epsilon"] is None else f"{central['epsilon']:.4f}"

@@ -8,6 +8,7 @@ writes one row per round.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ class PartnerState:
 
     name: str
     node_id: int | None = None
-    status: str = "active"  # active | budget-exhausted | failed
+    status: str = "active"  # active | budget-exhausted | policy-refused | ledger-integrity
     epsilon: float | None = None
     max_epsilon: float | None = None
     noise_multiplier: float | None = None
@@ -33,8 +34,29 @@ class PartnerState:
     rounds_trained: int = 0
     ledger_entries: int = 0
     ledger_head: str = ""
+    key_id: str = ""
+    public_key: str = ""  # the site's Ed25519 public key (PEM), as first received
+    policy: dict = field(default_factory=dict)  # the site's privacy policy, as it reported it
+    signed_heads: list[dict] = field(default_factory=list)  # every signed ledger head received, in order
     epsilon_by_round: dict[int, float] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+
+    def received(self, info, *, server_round: int, kind: str) -> None:
+        """Keep who the partner is and the signed ledger head of one of its replies."""
+        self.node_id = int(info["node-id"])
+        self.policy = json.loads(str(info["policy"])) if "policy" in info else self.policy
+        if "ledger-head" not in info:
+            return
+        head = {"round": server_round, "kind": kind, "entries": int(info["ledger-entries"]),
+                "head": str(info["ledger-head"]), "signature": str(info["head-signature"]),
+                "key_id": str(info["key-id"])}
+        self.signed_heads.append(head)
+        self.ledger_entries, self.ledger_head = head["entries"], head["head"]
+        if not self.public_key:
+            self.public_key, self.key_id = str(info["public-key"]), head["key_id"]
+        elif head["key_id"] != self.key_id:
+            self.messages.append(f"round {server_round}: the site signed with key {head['key_id']}, "
+                                 f"not the key {self.key_id} it used before")
 
 
 @dataclass
@@ -69,7 +91,7 @@ class RoundRecorder:
             info = reply["partner"]
             metrics = next(iter(reply.metric_records.values()))
             state = self._partner(str(info["partner"]))
-            state.node_id = int(info["node-id"])
+            state.received(info, server_round=self._round + 1, kind="train")
             state.rounds_trained += 1
             state.steps += int(metrics["steps"])
             if metrics["epsilon"] >= 0:
@@ -78,8 +100,6 @@ class RoundRecorder:
                 state.max_epsilon = float(metrics["max-epsilon"])
                 state.noise_multiplier = float(metrics["noise-multiplier"])
                 state.sample_rate = float(metrics["sample-rate"])
-                state.ledger_entries = int(metrics["ledger-entries"])
-                state.ledger_head = str(info["ledger-head"])
             trained[state.name] = {k: float(v) for k, v in metrics.items()}
         self._pending["partners"] = trained
         aggregated = aggregate_metricrecords(replies, weight_key)
@@ -87,13 +107,26 @@ class RoundRecorder:
         return aggregated
 
     def aggregate_evaluate(self, replies: list[RecordDict], weight_key: str) -> MetricRecord:
-        aggregated = aggregate_metricrecords(replies, weight_key)
-        self._pending["federated"] = {k: float(v) for k, v in aggregated.items()}
-        return aggregated
+        """Federated NDCG/HR@K: the sum of the partners' noised sums over the sum of their noised counts."""
+        totals: dict[str, float] = {}
+        for reply in replies:
+            metrics = next(iter(reply.metric_records.values()))
+            state = self._partner(str(reply["partner"]["partner"]))
+            state.received(reply["partner"], server_round=self._round + 1, kind="evaluation")
+            if metrics["epsilon"] >= 0:  # the evaluation release is in the ledger too
+                state.epsilon = state.epsilon_by_round[self._round + 1] = float(metrics["epsilon"])
+            for key in ("ndcg-sum", "hr-sum", "count"):
+                totals[key] = totals.get(key, 0.0) + float(metrics[key])
+        k, count = self.top_k, totals.get("count", 0.0)
+        federated = {f"ndcg@{k}": totals["ndcg-sum"] / count if count >= 1 else math.nan,
+                     f"hr@{k}": totals["hr-sum"] / count if count >= 1 else math.nan, "users-noised": count}
+        self._pending["federated"] = federated
+        return MetricRecord(federated)
 
-    def budget_exhausted(self, server_round: int, node_id: int, reason: str) -> None:
+    def partner_left_out(self, server_round: int, node_id: int, reason: str, status: str) -> None:
+        """A refusal (budget, policy, ledger integrity): the partner takes no further part in the run."""
         state = self._partner(self._name_of_node(node_id, reason))
-        state.node_id, state.status = node_id, "budget-exhausted"
+        state.node_id, state.status = node_id, status
         state.messages.append(f"round {server_round}: {reason}")
         print(f"round {server_round}: {reason} It is left out of later rounds.", flush=True)
 

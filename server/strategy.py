@@ -2,9 +2,10 @@
 
 ``BudgetAwareStrategy`` wraps any strategy (FedAvg family, or Flower's
 ``DifferentialPrivacyServerSideFixedClipping`` around one): a partner that
-replies ``budget-exhausted`` is left out of every later round (training and
-evaluation); other failed replies are recorded and left out of that round's
-aggregate only. When no partner can train any more (or, with central DP,
+refuses (``budget-exhausted``, ``policy-refused`` because the run config asks
+for less privacy than its policy allows, ``ledger-integrity``) is left out of
+every later round (training and evaluation); other failed replies are
+recorded and left out of that round's aggregate only. When no partner can train any more (or, with central DP,
 when any partner drops out: its noise is calibrated to all of them),
 ``configure_train`` raises ``NoPartnerCanTrain`` and the server ends the run
 cleanly with the last aggregated model.
@@ -19,9 +20,13 @@ from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
 from recmodel.config import RunConfig
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE
+from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE
+from recmodel.privacy.policy import POLICY_REFUSED_CODE
 from server.recorder import RoundRecorder
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
+REFUSALS = {BUDGET_EXHAUSTED_CODE: "budget-exhausted", POLICY_REFUSED_CODE: "policy-refused",
+            LEDGER_INTEGRITY_CODE: "ledger-integrity"}  # error code -> partner status
 UNIT_WEIGHT_KEY = "unit-weight"  # every partner sends 1.0: equal weights, as accounted central DP requires
 
 
@@ -43,24 +48,28 @@ class BudgetAwareStrategy(Strategy):
     def configure_train(self, server_round, arrays, config, grid):
         if self.needs_every_partner and self.exhausted_nodes:
             raise NoPartnerCanTrain(f"round {server_round}: central DP needs every partner, and "
-                                    f"{len(self.exhausted_nodes)} partner(s) exhausted their privacy budget")
+                                    f"{len(self.exhausted_nodes)} partner(s) refused or exhausted their budget")
         messages = [m for m in self.inner.configure_train(server_round, arrays, config, grid)
                     if m.metadata.dst_node_id not in self.exhausted_nodes]
         if not messages:
-            raise NoPartnerCanTrain(f"round {server_round}: every partner has exhausted its privacy budget")
+            raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
         return messages
 
-    def aggregate_train(self, server_round, replies):
-        replies = list(replies)
+    def _note_failures(self, server_round, replies) -> None:
         for reply in replies:
             if not reply.has_error():
                 continue
             node = reply.metadata.src_node_id
-            if reply.error.code == BUDGET_EXHAUSTED_CODE:
+            status = REFUSALS.get(reply.error.code)
+            if status is not None:
                 self.exhausted_nodes.add(node)
-                self.recorder.budget_exhausted(server_round, node, str(reply.error.reason))
+                self.recorder.partner_left_out(server_round, node, str(reply.error.reason), status)
             else:
                 self.recorder.partner_failed(server_round, node, str(reply.error.reason))
+
+    def aggregate_train(self, server_round, replies):
+        replies = list(replies)
+        self._note_failures(server_round, replies)
         arrays, metrics = self.inner.aggregate_train(server_round, replies)
         if arrays is not None:
             self.latest_arrays = arrays
@@ -71,6 +80,8 @@ class BudgetAwareStrategy(Strategy):
                 if m.metadata.dst_node_id not in self.exhausted_nodes]
 
     def aggregate_evaluate(self, server_round, replies):
+        replies = list(replies)
+        self._note_failures(server_round, replies)
         return self.inner.aggregate_evaluate(server_round, replies)
 
     def central_privacy_spent(self):

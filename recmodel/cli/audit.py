@@ -1,9 +1,15 @@
-"""``fedrec audit PATH [--json]``: verify ledgers; exit 0 only when everything holds."""
+"""fedrec audit PATH [--site STATE_DIR ...] [--json]: verify signed ledgers and recompute epsilon.
+
+PATH is a run directory (simulation: its partners' ledgers; deployment: give
+each site's state directory with --site), a site's state directory, or one
+ledger.jsonl. Exit 0 only when every check holds, 1 otherwise.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
 
@@ -12,6 +18,11 @@ def register(commands) -> None:
     parser = commands.add_parser("audit", help="verify privacy ledgers and recompute epsilon with dp-accounting",
                                  description=__doc__)
     parser.add_argument("path", help="a run directory, a partner state directory, or a ledger.jsonl file")
+    parser.add_argument("--site", action="append", default=[], metavar="STATE_DIR",
+                        help="a deployed site's state directory, checked against the run directory's report "
+                             "(repeat for each site)")
+    parser.add_argument("--public-key", metavar="PEM_FILE",
+                        help="the site's Ed25519 public key (default: site_key.pub beside each ledger)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.set_defaults(handler=run)
 
@@ -21,22 +32,29 @@ def _fmt(value) -> str:
 
 
 def run(args) -> int:
-    audits = audit_path(args.path)
+    public_key = None
+    if args.public_key:
+        public_key = Path(args.public_key).read_text(encoding="ascii")
+    audits = audit_path(args.path, sites=args.site, public_key=public_key)
     ok = all(a.ok for a in audits)
     if args.json:
         print(json.dumps({"ok": ok, "tolerance": {"absolute": ABSOLUTE_TOLERANCE, "relative": RELATIVE_TOLERANCE},
                           "ledgers": [dict(asdict(a), ok=a.ok) for a in audits]}, indent=2))
         return 0 if ok else 1
+    print("signatures: Ed25519, each entry and each signed head, with the site's public key; chain: SHA-256")
     print(f"tolerance: |recorded - recomputed| <= max({ABSOLUTE_TOLERANCE}, {RELATIVE_TOLERANCE:.1%} of recomputed); "
           "recomputed with dp-accounting (PLD for Opacus PRV entries, RDP for Opacus RDP entries)")
     for audit in audits:
         print(f"\nledger {audit.path}  partner {audit.partner}")
-        print(f"{'line':>4} | {'run':<28} | {'round':>5} | {'model':<8} | {'recorded':>8} | {'PLD':>8} | "
+        print(f"{'line':>4} | {'run':<28} | {'round':>5} | {'model':<10} | {'recorded':>8} | {'PLD':>8} | "
               f"{'RDP':>8} | {'cap':>6} | check")
         for e in audit.entries:
             cap = "-" if e.cap is None else f"{e.cap:g}"
-            print(f"{e.line:>4} | {e.run_id[:28]:<28} | {e.round:>5} | {e.model:<8} | {_fmt(e.recorded):>8} | "
+            print(f"{e.line:>4} | {e.run_id[:28]:<28} | {e.round:>5} | {e.model:<10} | {_fmt(e.recorded):>8} | "
                   f"{_fmt(e.pld):>8} | {_fmt(e.rdp):>8} | {cap:>6} | {'ok' if e.ok else 'FAIL'}")
+        for kind, release in audit.releases.items():
+            print(f"  {kind:<18} {release['count']:>4} release(s), epsilon alone {release['epsilon_alone']:.4f} "
+                  f"({release['share']:.1%} of the sum over kinds)")
         for problem in audit.all_problems():
             print(f"  FAIL: {problem}")
         print(f"  verdict: {'PASS' if audit.ok else 'FAIL'}")

@@ -25,18 +25,22 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray, excluded: np.ndarray |
     return at_least.sum(axis=1)
 
 
-def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
-    """Mean NDCG@k with one relevant item: 1/log2(rank+2) if rank < k else 0."""
+def ndcg_gains(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Per-user NDCG@k with one relevant item, [B] in [0, 1]: 1/log2(rank+2) if rank < k else 0."""
     ranks = np.asarray(ranks)
-    if len(ranks) == 0:
-        return float("nan")
-    gains = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
-    return float(gains.mean())
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def hits(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Per-user hit@k, [B] in {0, 1}."""
+    return (np.asarray(ranks) < k).astype(np.float64)
+
+
+def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
+    """Mean NDCG@k over users (nan for no user)."""
+    return float(ndcg_gains(ranks, k).mean()) if len(ranks) else float("nan")
 
 
 def hit_rate_at_k(ranks: np.ndarray, k: int) -> float:
-    """Share of users whose target ranks in the top k."""
-    ranks = np.asarray(ranks)
-    if len(ranks) == 0:
-        return float("nan")
-    return float((ranks < k).mean())
+    """Share of users whose target ranks in the top k (nan for no user)."""
+    return float(hits(ranks, k).mean()) if len(ranks) else float("nan")

@@ -74,18 +74,28 @@ def calibrate_noise_multiplier(
 
 
 def calibrate_shared_noise_multiplier(
-    releases: list[tuple[float, int]], *, target_epsilon: float, delta: float, accountant: str
+    releases: list[tuple[float, int]], *, target_epsilon: float, delta: float, accountant: str,
+    fixed: History | None = None,
 ) -> float:
     """One noise multiplier for several planned releases [(sample_rate, steps)] composed.
 
-    Bisection like Opacus's ``get_noise_multiplier``: the result spends at most
-    ``target_epsilon`` and at least ``target_epsilon - 0.01``.
+    ``fixed``: further planned events whose noise is already set (e.g. noised
+    evaluations), composed with them. Bisection like Opacus's
+    ``get_noise_multiplier``: the result spends at most ``target_epsilon`` and
+    at least ``target_epsilon - 0.01``. Raises ``ValueError`` when ``fixed``
+    alone already spends the target.
     """
-    if len(releases) == 1:
+    fixed = list(fixed or [])
+    if len(releases) == 1 and not fixed:
         (rate, steps), = releases
         return calibrate_noise_multiplier(target_epsilon=target_epsilon, delta=delta, sample_rate=rate,
                                           steps=steps, accountant=accountant)
-    spend = lambda sigma: epsilon_of([(sigma, q, n) for q, n in releases], delta=delta, accountant=accountant)  # noqa: E731
+    floor = epsilon_of(fixed, delta=delta, accountant=accountant)
+    if floor >= target_epsilon - CALIBRATION_TOLERANCE:
+        raise ValueError(f"the fixed-noise releases alone spend epsilon {floor:.4f}, leaving nothing of "
+                         f"target-epsilon {target_epsilon:g} for training")
+    spend = lambda sigma: epsilon_of(fixed + [(sigma, q, n) for q, n in releases], delta=delta,  # noqa: E731
+                                     accountant=accountant)
     low, high = 0.0, 10.0
     eps_high = spend(high)
     while eps_high > target_epsilon:

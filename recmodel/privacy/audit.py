@@ -1,11 +1,19 @@
 """Independent verification of privacy ledgers (what ``fedrec audit`` runs).
 
-For each ledger: the hash chain (edits, deletions, insertions, reordering),
-the required fields, every cumulative epsilon recomputed from the recorded
-events with Google's ``dp-accounting`` (RDP and PLD accountants, no Opacus
-code involved), the partner's cap, and delta < 1 / population. A run
-directory's privacy report also anchors each ledger's length and head hash,
-which catches lines deleted from the end.
+For each ledger: the hash chain (edits, deletions, insertions, reordering);
+every entry's Ed25519 signature with the site's public key (so a chain
+rebuilt after an edit, or one signed with another key, fails); the required
+fields; every cumulative epsilon recomputed from the recorded events with
+Google's ``dp-accounting`` (RDP and PLD accountants, no Opacus code involved);
+the partner's cap; and delta < 1 / population. Then the cross-checks:
+
+- the site's own signed head (``head.json``) against its ledger: a shortened
+  or rewritten ledger at the site;
+- the coordinator's record (the run report's ``signed_heads`` and
+  ``public_key`` per partner) against the site: every recorded head must
+  carry the site's valid signature (a forged or edited coordinator record
+  fails) and match the ledger (deleted tail entries or a rewritten ledger
+  fail), and the site's key must be the key the coordinator first received.
 
 Tolerance: a recorded epsilon matches when it is within
 ``max(0.02, 0.5% of the reference)`` of dp-accounting's value for the same
@@ -24,13 +32,15 @@ from pathlib import Path
 import dp_accounting
 from dp_accounting import pld, rdp
 
-from recmodel.privacy.ledger import GENESIS_HASH, MECHANISM, entry_hash
+from recmodel.privacy.ledger import GENESIS_HASH, HEAD_FILE, LEDGER_FILE, MECHANISM, entry_hash
+from recmodel.privacy.noised_release import GAUSSIAN
+from recmodel.privacy.site_key import PUBLIC_KEY_FILE, head_message, key_id, verify
 
 ABSOLUTE_TOLERANCE = 0.02
 RELATIVE_TOLERANCE = 0.005
 REQUIRED_FIELDS = ("run_id", "round", "model", "mechanism", "noise_multiplier", "sample_rate", "steps",
                    "max_grad_norm", "privacy_unit", "delta", "epsilon", "accountant", "population",
-                   "timestamp", "prev_hash", "hash", "max_epsilon")
+                   "timestamp", "prev_hash", "hash", "max_epsilon", "signature")
 
 
 def within_tolerance(recorded: float, reference: float) -> bool:
@@ -58,7 +68,9 @@ class EntryCheck:
 class LedgerAudit:
     path: str
     partner: str
+    key_id: str = ""
     entries: list[EntryCheck] = field(default_factory=list)
+    releases: dict[str, dict] = field(default_factory=dict)  # per release kind: count, epsilon alone, share
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -82,19 +94,47 @@ def _read_lines(path: Path, audit: LedgerAudit) -> list[tuple[int, dict]]:
 
 
 def _event(entry: dict) -> dp_accounting.DpEvent:
-    step = dp_accounting.PoissonSampledDpEvent(float(entry["sample_rate"]),
-                                               dp_accounting.GaussianDpEvent(float(entry["noise_multiplier"])))
+    """The dp-accounting event of one entry: ``steps`` self-composed (Poisson-subsampled) Gaussian steps."""
+    gaussian = dp_accounting.GaussianDpEvent(float(entry["noise_multiplier"]))
+    if entry["mechanism"] == GAUSSIAN:
+        return dp_accounting.SelfComposedDpEvent(gaussian, int(entry["steps"]))
+    step = dp_accounting.PoissonSampledDpEvent(float(entry["sample_rate"]), gaussian)
     return dp_accounting.SelfComposedDpEvent(step, int(entry["steps"]))
 
 
-def audit_ledger(path: str | Path, *, anchor: dict | None = None) -> LedgerAudit:
-    """Check one ledger file. ``anchor``: {"ledger_entries": n, "ledger_head": hash} from a run report."""
+def audit_ledger(path: str | Path, *, public_key: str | None = None, recorded: dict | None = None) -> LedgerAudit:
+    """Check one ledger file.
+
+    ``public_key``: the site's Ed25519 public key (PEM); default: ``site_key.pub`` beside the ledger.
+    ``recorded``: the coordinator's record of this partner (run report ``partners[name]``).
+    """
     path = Path(path)
     audit = LedgerAudit(str(path), partner="?")
     if not path.is_file():
         audit.problems.append(f"{path}: ledger file not found")
         return audit
+    if public_key is None and (path.parent / PUBLIC_KEY_FILE).is_file():
+        public_key = (path.parent / PUBLIC_KEY_FILE).read_text(encoding="ascii")
+    if public_key is None:
+        audit.problems.append(f"{path}: no public key of the site ({PUBLIC_KEY_FILE} beside the ledger, or "
+                              "--public-key): the entries' signatures cannot be verified")
+    else:
+        audit.key_id = key_id(public_key)
     lines = _read_lines(path, audit)
+    _check_entries(lines, audit, public_key)
+    _summarise_releases(lines, audit)
+    head_file = path.parent / HEAD_FILE
+    head = json.loads(head_file.read_text(encoding="utf-8")) if head_file.is_file() else None
+    if audit.partner == "?":  # an emptied ledger: the name comes from the signed heads
+        audit.partner = str((head or {}).get("partner") or (recorded or {}).get("name") or "?")
+    if head is not None and public_key is not None:
+        _check_signed_head(lines, head, public_key, audit, who=f"the site's own signed head ({head_file.name})")
+    if recorded:
+        _check_coordinator_record(lines, recorded, public_key, audit)
+    return audit
+
+
+def _check_entries(lines: list[tuple[int, dict]], audit: LedgerAudit, public_key: str | None) -> None:
     rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant()
     expected_prev = GENESIS_HASH
     logging.disable(logging.WARNING)  # dp-accounting logs every excluded RDP order
@@ -114,20 +154,23 @@ def audit_ledger(path: str | Path, *, anchor: dict | None = None) -> LedgerAudit
                                       "(a line was deleted, inserted or reordered before it)")
             if entry_hash(entry) != entry["hash"]:
                 check.problems.append(f"line {number}: content does not match its hash (the line was edited)")
+            if public_key is not None and not verify(public_key, str(entry["hash"]).encode("ascii"),
+                                                     str(entry["signature"])):
+                check.problems.append(f"line {number}: signature is not the site's (key {key_id(public_key)}): "
+                                      "the line was edited and re-hashed, or signed with another key")
             expected_prev = entry["hash"]
-            _check_entry(entry, check, rdp_accountant, pld_accountant)
+            _check_epsilon(entry, check, rdp_accountant, pld_accountant)
     finally:
         logging.disable(logging.NOTSET)
-    if anchor:
-        _check_anchor(lines, anchor, audit)
-    return audit
 
 
-def _check_entry(entry: dict, check: EntryCheck, rdp_accountant, pld_accountant) -> None:
+def _check_epsilon(entry: dict, check: EntryCheck, rdp_accountant, pld_accountant) -> None:
     number = check.line
-    if entry["mechanism"] != MECHANISM:
+    if entry["mechanism"] not in (MECHANISM, GAUSSIAN):
         check.problems.append(f"line {number}: unknown mechanism '{entry['mechanism']}'")
         return
+    if entry["mechanism"] == GAUSSIAN and float(entry["sample_rate"]) != 1.0:
+        check.problems.append(f"line {number}: a '{GAUSSIAN}' release must have sample rate 1")
     delta = float(entry["delta"])
     event = _event(entry)
     rdp_accountant.compose(event)
@@ -146,15 +189,55 @@ def _check_entry(entry: dict, check: EntryCheck, rdp_accountant, pld_accountant)
         check.problems.append(f"line {number}: delta {delta:g} is not below 1/population (population {population})")
 
 
-def _check_anchor(lines: list[tuple[int, dict]], anchor: dict, audit: LedgerAudit) -> None:
-    count, head = int(anchor.get("ledger_entries", 0)), str(anchor.get("ledger_head", ""))
-    if count == 0:
-        return
+def _summarise_releases(lines: list[tuple[int, dict]], audit: LedgerAudit) -> None:
+    """Per release kind (model): count, epsilon of that kind's releases alone (PLD), share of the sum of those."""
+    kinds: dict[str, list[dict]] = {}
+    for _, entry in lines:
+        if all(f in entry for f in ("model", "mechanism", "noise_multiplier", "sample_rate", "steps", "delta")):
+            kinds.setdefault(str(entry["model"]), []).append(entry)
+    logging.disable(logging.WARNING)
+    try:
+        for kind, entries in kinds.items():
+            accountant = pld.PLDAccountant()
+            for entry in entries:
+                if entry["mechanism"] in (MECHANISM, GAUSSIAN):
+                    accountant.compose(_event(entry))
+            audit.releases[kind] = {"count": len(entries),
+                                    "epsilon_alone": float(accountant.get_epsilon(float(entries[-1]["delta"])))}
+    finally:
+        logging.disable(logging.NOTSET)
+    total = sum(r["epsilon_alone"] for r in audit.releases.values())
+    for release in audit.releases.values():
+        release["share"] = release["epsilon_alone"] / total if total > 0 else 0.0
+
+
+def _check_signed_head(lines, head: dict, public_key: str, audit: LedgerAudit, *, who: str) -> bool:
+    """One signed head against the site's key and the ledger; returns False when its signature is not the site's."""
+    count, value = int(head.get("entries", 0)), str(head.get("head", ""))
+    if not verify(public_key, head_message(audit.partner, count, value), str(head.get("signature", ""))):
+        audit.problems.append(f"{who}: head ({count} entries, {value[:12]}...) does not carry the site's signature: "
+                              "a forged or edited record")
+        return False
     if len(lines) < count:
-        audit.problems.append(f"ledger has {len(lines)} entries but the run report recorded {count}: "
-                              f"line(s) {len(lines) + 1}..{count} were deleted")
-    elif lines[count - 1][1].get("hash") != head:
-        audit.problems.append(f"line {lines[count - 1][0]}: hash differs from the head the run report recorded")
+        audit.problems.append(f"{who}: the site signed a head with {count} entries but the ledger has "
+                              f"{len(lines)}: entries {len(lines) + 1}..{count} were deleted at the site")
+    elif count and lines[count - 1][1].get("hash") != value:
+        audit.problems.append(f"{who}: ledger entry {count} differs from the head the site signed: the ledger "
+                              "was rewritten")
+    return True
+
+
+def _check_coordinator_record(lines, recorded: dict, public_key: str | None, audit: LedgerAudit) -> None:
+    recorded_key = str(recorded.get("public_key") or "")
+    if recorded_key and public_key is not None and recorded_key.strip() != public_key.strip():
+        audit.problems.append(f"the site's public key ({key_id(public_key)}) is not the key the coordinator "
+                              f"recorded ({key_id(recorded_key)}): one of them was replaced")
+    key = public_key or recorded_key or None
+    if key is None:
+        return
+    for head in recorded.get("signed_heads", []):
+        _check_signed_head(lines, head, key, audit,
+                           who=f"coordinator's record (round {head.get('round')}, {head.get('kind')})")
 
 
 def audit_central_dp(section: dict, where: str) -> LedgerAudit:
@@ -182,31 +265,47 @@ def audit_central_dp(section: dict, where: str) -> LedgerAudit:
     return audit
 
 
-def audit_path(path: str | Path) -> list[LedgerAudit]:
-    """Audit a ledger file, a partner state directory, or a run directory (all its partners)."""
+def audit_path(path: str | Path, *, sites: list[str | Path] = (), public_key: str | None = None) -> list[LedgerAudit]:
+    """Audit a ledger file, a site's state directory, or a run directory (all its partners).
+
+    ``sites``: state directories of deployed partners, checked against the run
+    directory's report (a deployed coordinator holds no ledger).
+    """
     path = Path(path)
     if path.is_file():
-        return [audit_ledger(path)]
-    anchors, central = {}, None
+        return [audit_ledger(path, public_key=public_key)]
+    recorded, central = {}, None
     report = path / "privacy" / "report.json"
     if report.is_file():
         content = json.loads(report.read_text())
-        anchors, central = content.get("partners", {}), content.get("central_dp")
-    ledgers = sorted(path.glob("partners/*/ledger.jsonl")) or sorted(path.glob("ledger.jsonl"))
+        recorded, central = content.get("partners", {}), content.get("central_dp")
+    ledgers = {p.parent.name: p for p in sorted(path.glob(f"partners/*/{LEDGER_FILE}"))}
+    if (path / LEDGER_FILE).is_file():
+        ledgers[path.name] = path / LEDGER_FILE
+    for site in map(Path, sites):
+        ledgers[_partner_of(site / LEDGER_FILE) or site.name] = site / LEDGER_FILE
     if not ledgers:
         missing = LedgerAudit(str(path), partner="-")
-        missing.problems.append(f"{path}: no ledger.jsonl found (expected partners/*/ledger.jsonl or ledger.jsonl)")
+        missing.problems.append(f"{path}: no {LEDGER_FILE} found (expected partners/*/{LEDGER_FILE}, {LEDGER_FILE}, "
+                                "or a deployed site's state dir given with --site)")
         return [missing]
-    audits = []
-    for ledger in ledgers:
-        audit = audit_ledger(ledger, anchor=anchors.get(ledger.parent.name))
-        audits.append(audit)
-    reported = set(anchors) - {ledger.parent.name for ledger in ledgers}
-    for name in sorted(reported):
-        if anchors[name].get("ledger_entries"):
-            gone = LedgerAudit(str(path / "partners" / name / "ledger.jsonl"), partner=name)
-            gone.problems.append(f"partner '{name}' is in the run report but its ledger is missing")
+    audits = [audit_ledger(ledger, public_key=public_key, recorded=recorded.get(name))
+              for name, ledger in ledgers.items()]
+    for name in sorted(set(recorded) - set(ledgers)):
+        if recorded[name].get("signed_heads"):
+            gone = LedgerAudit(str(path / "partners" / name / LEDGER_FILE), partner=name)
+            gone.problems.append(f"partner '{name}' is in the run report but its ledger is missing "
+                                 "(for a deployed run, pass each site's state dir with --site)")
             audits.append(gone)
     if central:
         audits.append(audit_central_dp(central, str(report)))
     return audits
+
+
+def _partner_of(ledger: Path) -> str | None:
+    """The partner name written in a ledger's first entry (None when unreadable or empty)."""
+    try:
+        first = ledger.read_text(encoding="utf-8").splitlines()[0]
+        return str(json.loads(first)["partner"])
+    except (OSError, IndexError, KeyError, json.JSONDecodeError):
+        return None

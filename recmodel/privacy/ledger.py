@@ -1,28 +1,48 @@
-"""Append-only, hash-chained privacy ledger (JSON Lines).
+"""Append-only, hash-chained, signed privacy ledger (JSON Lines) in a site's state directory.
 
 Each line is one DP event (an immutable fact: what was released, with which
-noise, sampling rate and steps) plus ``prev_hash`` and ``hash``. ``hash`` is
-the SHA-256 of the line's canonical JSON without ``hash``, so editing,
-deleting or reordering lines breaks the chain. Lines are flushed and fsynced
-before ``append`` returns: callers append *before* the update leaves the node,
-so a crash can over-count but never under-count.
+noise, sampling rate and steps) plus ``prev_hash``, ``hash`` and, at a site
+with a key, ``key_id`` and ``signature``. ``hash`` is the SHA-256 of the
+line's canonical JSON without ``hash`` and ``signature``, so editing, deleting
+or reordering lines breaks the chain; ``signature`` is the site's Ed25519
+signature of ``hash``, so nobody without the site's key can rebuild a
+consistent chain.
+
+After each append the site writes ``head.json``: the signed head (entry count
+and last hash). A ledger found shorter than its head, or rewritten, makes the
+site refuse to release anything (``LedgerIntegrityError``): a site never
+forgets its spend. Lines and the head are fsynced before ``append`` returns:
+callers append *before* the release leaves the node, so a crash can
+over-count but never under-count. ``reserved()`` holds an exclusive file lock
+from the budget check to the append, so two runs sharing a state directory
+cannot both pass the cap.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
+
+from recmodel.privacy.site_key import PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_message
 
 GENESIS_HASH = "0" * 64
 MECHANISM = "poisson_subsampled_gaussian"
+LEDGER_FILE = "ledger.jsonl"
+HEAD_FILE = "head.json"
+LOCK_FILE = "ledger.lock"
+UNHASHED = ("hash", "signature")
+LEDGER_INTEGRITY_CODE = 4032  # error code of a site's "ledger-integrity" refusal
 
 
 @dataclass(frozen=True)
 class DPEvent:
-    """One DP training release by one partner (a round of one model)."""
+    """One DP release by one partner (a round of one model, or one noised evaluation)."""
 
     run_id: str
     round: int
@@ -30,7 +50,7 @@ class DPEvent:
     noise_multiplier: float
     sample_rate: float
     steps: int
-    max_grad_norm: float
+    max_grad_norm: float  # L2 bound of one unit's contribution (clipping norm, or a release's sensitivity)
     privacy_unit: str
     delta: float
     epsilon: float  # cumulative over the whole ledger after this event
@@ -42,18 +62,42 @@ class DPEvent:
     mechanism: str = MECHANISM
 
 
+class LedgerIntegrityError(Exception):
+    """The ledger is shorter than, or differs from, the head the site signed last."""
+
+
 def entry_hash(entry: dict) -> str:
-    """SHA-256 of the canonical JSON of ``entry`` without its ``hash`` key."""
-    body = {k: v for k, v in entry.items() if k != "hash"}
+    """SHA-256 of the canonical JSON of ``entry`` without its ``hash`` and ``signature`` keys."""
+    body = {k: v for k, v in entry.items() if k not in UNHASHED}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class PrivacyLedger:
-    """One partner's ledger file; every model and run of that partner composes here."""
+    """One partner's ledger file; every model and run of that partner composes here.
 
-    def __init__(self, path: str | Path) -> None:
+    ``signed=True`` (``at_site``): entries and heads are signed with the key in
+    the ledger's directory, created on the first append; the key's existence
+    then records that this site has spent budget. ``signed=False``: chained
+    but unsigned (tests of the chain alone).
+    """
+
+    def __init__(self, path: str | Path, *, signed: bool = False) -> None:
         self.path = Path(path)
+        self.signed = signed
+        self._key: SiteKey | None = None
+
+    @classmethod
+    def at_site(cls, state_dir: str | Path) -> "PrivacyLedger":
+        """The signed ledger of the site whose state lives in ``state_dir``."""
+        return cls(Path(state_dir) / LEDGER_FILE, signed=True)
+
+    @property
+    def key(self) -> SiteKey | None:
+        """The site's key, created on first use (None for an unsigned ledger)."""
+        if self.signed and self._key is None:
+            self._key = SiteKey.load_or_create(self.path.parent)
+        return self._key
 
     def entries(self) -> list[dict]:
         """All entries, oldest first ([] when the file does not exist yet)."""
@@ -79,15 +123,79 @@ class PrivacyLedger:
         entries = self.entries()
         return len(entries), entries[-1]["hash"] if entries else GENESIS_HASH
 
+    def signed_head(self, partner: str) -> dict:
+        """{"entries", "head", "signature", "key_id"}: what the site reports with each release."""
+        entries, head = self.head()
+        key = self.key
+        signature = key.sign(head_message(partner, entries, head)) if key else ""
+        return {"entries": entries, "head": head, "signature": signature, "key_id": key.key_id if key else ""}
+
+    @contextlib.contextmanager
+    def reserved(self) -> Iterator["PrivacyLedger"]:
+        """Exclusive lock on the ledger from the budget check to the append; checks continuity first."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.path.parent / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                self.check_continuity()
+                yield self
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def check_continuity(self) -> None:
+        """Raise ``LedgerIntegrityError`` when the ledger lost or changed entries the site already signed."""
+        state = self.path.parent
+        head_path = state / HEAD_FILE
+        if not head_path.is_file():
+            if self.signed and (state / PRIVATE_KEY_FILE).exists():
+                raise LedgerIntegrityError(
+                    f"state dir {state}: the site's signing key exists, so it has released before, but its signed "
+                    f"head ({HEAD_FILE}) is gone. The site refuses to release anything until an operator restores "
+                    "the ledger and its head.")
+            return
+        recorded = json.loads(head_path.read_text(encoding="utf-8"))
+        entries = self.entries()
+        count, head = int(recorded["entries"]), str(recorded["head"])
+        if len(entries) < count:
+            missing = count - len(entries)
+            raise LedgerIntegrityError(
+                f"state dir {state}: {LEDGER_FILE} has {len(entries)} entries but the site signed a head with "
+                f"{count}: {missing} release(s) of privacy spend are missing. The site refuses to release anything "
+                "until an operator restores the ledger.")
+        if count and entries[count - 1].get("hash") != head:
+            raise LedgerIntegrityError(f"state dir {state}: ledger entry {count} differs from the head the site "
+                                       "signed last; the ledger was rewritten. The site refuses to release anything.")
+
     def append(self, event: DPEvent) -> dict:
-        """Chain, write, flush and fsync one event; returns the written entry."""
+        """Chain, sign, write, flush and fsync one event, then the signed head; returns the written entry."""
         entries = self.entries()
         entry = asdict(event)
         entry["prev_hash"] = entries[-1]["hash"] if entries else GENESIS_HASH
+        key = self.key
+        if key is not None:
+            entry["key_id"] = key.key_id
         entry["hash"] = entry_hash(entry)
+        if key is not None:
+            entry["signature"] = key.sign(entry["hash"].encode("ascii"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        if created:
+            fsync_directory(self.path.parent)
+        if key is not None:
+            self._write_head(partner=str(event.partner))
         return entry
+
+    def _write_head(self, *, partner: str) -> None:
+        head = dict(self.signed_head(partner), partner=partner)
+        target = self.path.parent / HEAD_FILE
+        tmp = target.with_suffix(".json.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(head, sort_keys=True))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+        fsync_directory(self.path.parent)

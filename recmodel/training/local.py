@@ -3,7 +3,9 @@
 DP-SGD: Poisson sampling of examples (users), per-example clipping to
 ``max_grad_norm`` via ghost clipping (no [B, rows, D] per-sample gradients),
 Gaussian noise of std ``noise_multiplier * max_grad_norm`` on the summed
-gradient. An empty Poisson batch still takes a noise-only step, so every step
+gradient. The Poisson masks and the noise come from a generator seeded at the
+site from the OS's secure source (``recmodel.privacy.mechanism_rng``), never
+from the run config's seed. An empty Poisson batch still takes a noise-only step, so every step
 the accountant counts really released noise. FedProx's proximal term is
 applied after each step as a data-independent pull toward the global weights
 (post-processing: no privacy cost).
@@ -20,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from recmodel.data.examples import to_batch
 from recmodel.model.loss import PerUserBCELoss
+from recmodel.privacy.mechanism_rng import secret_generator
 
 
 def recommendation_loss(model, criterion, tensors):
@@ -71,17 +74,19 @@ def train_locally(
     """
     if len(examples) == 0:
         raise ValueError("no training examples: the partition holds no user with train interactions")
-    warnings.filterwarnings("ignore", message="Secure RNG turned off")
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
     model.train()
     anchor = [p.detach().clone() for p in model.parameters()]
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
     optimizer = torch.optim.SGD(trainable, lr=learning_rate, momentum=momentum)
-    loader = DataLoader(examples, batch_size=batch_size, shuffle=dp is None)
     criterion = criterion if criterion is not None else PerUserBCELoss()
     engine = None
-    if dp is not None:
-        engine = PrivacyEngine(accountant="prv")
+    if dp is None:
+        loader = DataLoader(examples, batch_size=batch_size, shuffle=True)
+    else:
+        mechanism = secret_generator()  # Poisson masks (the loader's sampler) and Gaussian noise
+        loader = DataLoader(examples, batch_size=batch_size, generator=mechanism)
+        engine = _privacy_engine()
         model, optimizer, criterion, loader = engine.make_private(
             module=model,
             optimizer=optimizer,
@@ -91,6 +96,7 @@ def train_locally(
             max_grad_norm=dp.max_grad_norm,
             poisson_sampling=True,
             grad_sample_mode="ghost",
+            noise_generator=mechanism,
         )
     params = [p for p in model.parameters() if p.requires_grad]
     steps, loss_sum = 0, 0.0
@@ -112,6 +118,18 @@ def train_locally(
     history = list(engine.accountant.history) if engine is not None else []
     sample_rate = history[0][1] if history else min(1.0, batch_size / len(examples))
     return TrainReport(steps, len(examples), loss_sum / max(steps, 1), sample_rate, history)
+
+
+def _privacy_engine() -> PrivacyEngine:
+    """Opacus engine without ``secure_mode`` (its backend, torchcsprng, is unmaintained).
+
+    Its "Secure RNG turned off" warning does not apply here: the loader's
+    sampler and the optimizer's noise use ``secret_generator()`` instead of
+    torch's global, seedable generator.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        return PrivacyEngine(accountant="prv")
 
 
 def _noise_only_step(optimizer, params) -> None:

@@ -2,9 +2,10 @@
 
 The partner fine-tunes the global DLRM's OverArch (the last layers) on its own
 users with DP-SGD, keeps the personalised weights in its state directory (they
-never leave the site), and reports NDCG@K on its test users before and after.
-The release is planned into the run's budget from the start (see
-``run_sizes``) and recorded in the ledger as model ``dlrm-personalised``.
+never leave the site), and reports NDCG@K on its test users before and after
+as one noised evaluation release. Both releases are planned into the run's
+budget from the start (see ``release_plan``) and recorded in the ledger, as
+models ``dlrm-personalised`` and ``evaluation``.
 """
 
 from __future__ import annotations
@@ -15,50 +16,56 @@ import torch
 
 from recmodel.config import RunConfig
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.evaluation import ranking_quality
 from recmodel.model.bundle import Recommender, site_profiles
+from recmodel.private_evaluation import PrivateAnswer, per_user_ranking, release_privately
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.training.local import DPSettings, train_locally
-from recmodel.training.private_round import (LEDGER_FILE, PERSONALISED, dlrm_training_examples, plan_releases,
-                                             record_release, run_sizes)
+from recmodel.training.release_plan import PERSONALISED, dlrm_training_examples, plan_site_releases, record_release
 
 PERSONALISED_FILE = "personalised.pt"
 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
-                        state_dir: Path, partner: str, run_id: str, max_epsilon: float) -> dict:
-    """Fine-tune the OverArch in place; returns {"ndcg-before", "ndcg-after", "num-examples", "epsilon"}."""
-    ndcg = f"ndcg@{config.top_k}"
+                        state_dir: Path, partner: str, run_id: str, max_epsilon: float,
+                        evaluations: int) -> PrivateAnswer | dict:
+    """Fine-tune the OverArch in place, save it at the site, and release NDCG@K before/after.
+
+    With DP: a ``PrivateAnswer`` whose noised sums are ``ndcg-before`` and
+    ``ndcg-after`` (and the count). Without DP (simulation only): the exact
+    ``{"ndcg-before", "ndcg-after", "num-examples"}``.
+    """
     profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
-    before = ranking_quality(recommender, catalogue, users, config, profiles)[ndcg]
+    before = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
     examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + 99_999)
     examples.attach_profiles(profiles)
-    ledger = PrivacyLedger(state_dir / LEDGER_FILE)
-    dp, plan = None, None
-    if config.dp:
-        plan = plan_releases(config, run_sizes(config, users, dlrm_examples=len(examples)),
-                             state_dir, run_id)[PERSONALISED]
-        check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
-                     cap=max_epsilon, partner=partner)
-        dp = DPSettings(plan.noise_multiplier, config.max_grad_norm)
-    frozen = [p for name, p in recommender.dlrm.named_parameters() if not name.startswith("over_arch.")]
-    for p in frozen:
-        p.requires_grad_(False)
-    try:
-        report = train_locally(recommender.dlrm, examples, epochs=config.personalise_epochs,
-                               batch_size=config.batch_size, learning_rate=config.learning_rate,
-                               momentum=config.momentum, dp=dp)
-    finally:
+    ledger = PrivacyLedger.at_site(state_dir)
+    with ledger.reserved():
+        dp, plan = None, None
+        if config.dp:
+            plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations)[PERSONALISED]
+            check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
+                         cap=max_epsilon, partner=partner)
+            dp = DPSettings(plan.noise_multiplier, config.max_grad_norm)
+        frozen = [p for name, p in recommender.dlrm.named_parameters() if not name.startswith("over_arch.")]
         for p in frozen:
-            p.requires_grad_(True)
-    epsilon = -1.0
-    if plan is not None:
-        record_release(ledger, plan, report, PERSONALISED, config, run_id=run_id, server_round=0, partner=partner,
-                       max_epsilon=max_epsilon)
-        epsilon = ledger.entries()[-1]["epsilon"]
+            p.requires_grad_(False)
+        try:
+            report = train_locally(recommender.dlrm, examples, epochs=config.personalise_epochs,
+                                   batch_size=config.batch_size, learning_rate=config.learning_rate,
+                                   momentum=config.momentum, dp=dp)
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        if plan is not None:
+            record_release(ledger, plan, report.history, PERSONALISED, config, run_id=run_id, server_round=0,
+                           partner=partner, max_epsilon=max_epsilon, population=report.examples)
     state_dir.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": recommender.state_dict(), "model_spec": recommender.spec.to_dict()},
                state_dir / PERSONALISED_FILE)
-    after = ranking_quality(recommender, catalogue, users, config, profiles)[ndcg]
-    return {"ndcg-before": before, "ndcg-after": after, "num-examples": len(users), "epsilon": epsilon}
+    after = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
+    if not config.dp:
+        return {"ndcg-before": float(before.mean()), "ndcg-after": float(after.mean()), "num-examples": len(users)}
+    return release_privately({"ndcg-before": before, "ndcg-after": after}, config, state_dir=state_dir,
+                             partner=partner, run_id=run_id, server_round=0, max_epsilon=max_epsilon,
+                             evaluations=evaluations, users=users)

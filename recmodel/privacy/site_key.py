@@ -1,0 +1,92 @@
+"""A site's Ed25519 signing key: what makes its ledger evidence for a third party.
+
+Created in the site's state directory on first use: ``site_key.pem`` (private,
+PKCS#8, mode 0600) and ``site_key.pub`` (public, SubjectPublicKeyInfo PEM).
+The site signs every ledger entry's hash and every ledger head it reports; the
+coordinator keeps the signed heads it received (in the run's privacy report),
+so a site that later shortens or rewrites its ledger, and a coordinator that
+forges or edits its record, are each caught by ``fedrec audit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PRIVATE_KEY_FILE = "site_key.pem"
+PUBLIC_KEY_FILE = "site_key.pub"
+HEAD_DOMAIN = "fedrec-ledger-head/v1"
+
+
+class SiteKey:
+    """The private half, held only at the site."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private = private_key
+        self.public_pem = private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+        self.key_id = key_id(self.public_pem)
+
+    @classmethod
+    def load_or_create(cls, state_dir: str | Path) -> "SiteKey":
+        """The site's key from ``state_dir``; a new one (0600, fsynced) on first use."""
+        state_dir = Path(state_dir)
+        private_path = state_dir / PRIVATE_KEY_FILE
+        if private_path.exists():
+            return cls(serialization.load_pem_private_key(private_path.read_bytes(), password=None))
+        state_dir.mkdir(parents=True, exist_ok=True)
+        key = cls(Ed25519PrivateKey.generate())
+        pem = key._private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        (state_dir / PUBLIC_KEY_FILE).write_text(key.public_pem, encoding="ascii")
+        fsync_directory(state_dir)
+        return key
+
+    def sign(self, message: bytes) -> str:
+        return self._private.sign(message).hex()
+
+
+def key_id(public_pem: str) -> str:
+    """Short fingerprint: SHA-256 of the public key PEM, first 16 hex digits."""
+    return hashlib.sha256(public_pem.encode("ascii")).hexdigest()[:16]
+
+
+def read_public_key(state_dir: str | Path) -> str | None:
+    path = Path(state_dir) / PUBLIC_KEY_FILE
+    return path.read_text(encoding="ascii") if path.is_file() else None
+
+
+def verify(public_pem: str, message: bytes, signature_hex: str) -> bool:
+    """True when ``signature_hex`` is the key's Ed25519 signature of ``message``."""
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode("ascii"))
+        if not isinstance(public, Ed25519PublicKey):
+            return False
+        public.verify(bytes.fromhex(signature_hex), message)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def head_message(partner: str, entries: int, head: str) -> bytes:
+    """What a signed head signs: the partner, the number of ledger entries and the last entry's hash."""
+    return f"{HEAD_DOMAIN}|{partner}|{entries}|{head}".encode("utf-8")
+
+
+def fsync_directory(path: str | Path) -> None:
+    """Make a file created in ``path`` survive a crash (the directory entry is on disk)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,119 @@
+"""Every DP release a site makes in one run, planned before the first one, and recorded after each.
+
+A run's releases at a site: per round, one DP-SGD release per model (profile
+model, DLRM), one noised evaluation per round (and one after personalisation),
+and optionally one personalisation release. The DP-SGD releases share one
+noise multiplier, calibrated once per run so that everything planned,
+evaluations included (their noise multiplier is fixed by
+``evaluation-noise-multiplier``), spends exactly ``target-epsilon``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recmodel.config import RunConfig
+from recmodel.data.examples import TrainingExamples
+from recmodel.data.interactions import Catalogue, Users
+from recmodel.data.profile_examples import profile_example_count
+from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
+from recmodel.privacy.budget import PlannedRelease
+from recmodel.privacy.ledger import DPEvent, PrivacyLedger
+from recmodel.training.local import steps_per_epoch
+
+PERSONALISED = "dlrm-personalised"
+EVALUATION = "evaluation"
+
+
+def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int) -> TrainingExamples:
+    """The site's DLRM examples under the run's privacy unit (profiles attached later, once trained)."""
+    return TrainingExamples(catalogue, users, history_length=config.history_length,
+                            positives_per_user=config.positives_per_user,
+                            negatives_per_positive=config.negatives_per_positive,
+                            privacy_unit=config.privacy_unit, seed=seed)
+
+
+def dlrm_example_count(users: Users, privacy_unit: str) -> int:
+    """How many examples ``dlrm_training_examples`` holds: users with train items, or their train events."""
+    counts = np.diff(users.train_offsets)
+    return int((counts > 0).sum()) if privacy_unit == "user" else int(counts.sum())
+
+
+def run_sizes(config: RunConfig, users: Users, *, dlrm_examples: int) -> dict[str, tuple[int, int, int]]:
+    """Every DP-SGD release the run plans at a site: {model: (examples, epochs per release, releases)}."""
+    sizes = {"dlrm": (dlrm_examples, config.local_epochs, config.num_server_rounds)}
+    if config.profiles:
+        sizes = {"profile": (profile_example_count(users), config.profile_epochs, config.num_server_rounds), **sizes}
+    if config.personalise:
+        sizes[PERSONALISED] = (dlrm_examples, config.personalise_epochs, 1)
+    return sizes
+
+
+def evaluation_releases(config: RunConfig, *, metrics: str) -> int:
+    """Noised evaluations a site answers in one run: one per round, one after personalisation (0 if it sends none)."""
+    if metrics == "none":
+        return 0
+    return config.num_server_rounds + (1 if config.personalise else 0)
+
+
+def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], state_dir: Path, run_id: str, *,
+                  evaluations: int) -> dict[str, PlannedRelease]:
+    """Each release {model: (noise, sample rate, steps)} from ``run_sizes``, plus ``evaluation`` if any.
+
+    The DP-SGD noise multiplier is shared and calibrated once per run (cached
+    in ``state_dir/calibration.json``) so that all planned releases spend target-epsilon.
+    """
+    per_epoch = {name: steps_per_epoch(n, config.batch_size) for name, (n, _, _) in sizes.items()}
+    planned = [(1.0 / per_epoch[name], releases * epochs * per_epoch[name])
+               for name, (_, epochs, releases) in sizes.items()]
+    evaluation = PlannedRelease(config.evaluation_noise_multiplier, 1.0, 1)
+    fixed = [(evaluation.noise_multiplier, 1.0, evaluations)] if evaluations else []
+    key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{config.accountant}|{planned}|{fixed}"
+    cache_path = state_dir / "calibration.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    if key not in cache:
+        cache[key] = calibrate_shared_noise_multiplier(planned, target_epsilon=config.target_epsilon,
+                                                       delta=config.target_delta, accountant=config.accountant,
+                                                       fixed=fixed)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache, indent=1))
+    plans = {name: PlannedRelease(cache[key], 1.0 / per_epoch[name], epochs * per_epoch[name])
+             for name, (_, epochs, _) in sizes.items()}
+    if evaluations:
+        plans[EVALUATION] = evaluation
+    return plans
+
+
+def plan_site_releases(config: RunConfig, users: Users, state_dir: Path, run_id: str, *,
+                       evaluations: int) -> dict[str, PlannedRelease]:
+    """``plan_releases`` for a site's users (the plan every release of the run reads)."""
+    sizes = run_sizes(config, users, dlrm_examples=dlrm_example_count(users, config.privacy_unit))
+    return plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations)
+
+
+def record_release(ledger: PrivacyLedger, plan: PlannedRelease, counted: list, model: str, config: RunConfig, *,
+                   run_id: str, server_round: int, partner: str, max_epsilon: float, population: int,
+                   l2_bound: float | None = None, mechanism: str | None = None) -> dict:
+    """Check the accountant counted exactly the plan, then append (fsync) the event; returns the entry.
+
+    ``counted``: the history the release really ran ([(noise, rate, steps)]);
+    ``l2_bound``: one unit's L2 bound (default the clipping norm).
+    """
+    counted = [(s, q, n) for s, q, n in counted]
+    if counted != plan.as_history():
+        raise RuntimeError(f"partner '{partner}', model {model}: the accountant counted {counted}, not the planned {plan}")
+    epsilon = epsilon_of(ledger.history() + counted, delta=config.target_delta, accountant=config.accountant)
+    optional = {} if mechanism is None else {"mechanism": mechanism}
+    return ledger.append(DPEvent(
+        run_id=run_id, round=server_round, model=model, noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate, steps=plan.steps,
+        max_grad_norm=config.max_grad_norm if l2_bound is None else l2_bound,
+        privacy_unit=config.privacy_unit, delta=config.target_delta, epsilon=epsilon,
+        accountant=accountant_label(config.accountant), population=population, timestamp=time.time(),
+        partner=partner, max_epsilon=max_epsilon, **optional,
+    ))
+
