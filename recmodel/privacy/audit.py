@@ -36,6 +36,8 @@ from recmodel.privacy.ledger import GENESIS_HASH, HEAD_FILE, LEDGER_FILE, MECHAN
 from recmodel.privacy.noised_release import GAUSSIAN
 from recmodel.privacy.site_key import PUBLIC_KEY_FILE, head_message, key_id, verify
 
+PLD_DISCRETISATION = 1e-3  # dp-accounting's PLD grid; pessimistic, 10x faster than its 1e-4 default and within
+                           # 1e-4 of it on this project's settings
 ABSOLUTE_TOLERANCE = 0.02
 RELATIVE_TOLERANCE = 0.005
 REQUIRED_FIELDS = ("run_id", "round", "model", "mechanism", "noise_multiplier", "sample_rate", "steps",
@@ -135,7 +137,7 @@ def audit_ledger(path: str | Path, *, public_key: str | None = None, recorded: d
 
 
 def _check_entries(lines: list[tuple[int, dict]], audit: LedgerAudit, public_key: str | None) -> None:
-    rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant()
+    rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant(value_discretization_interval=PLD_DISCRETISATION)
     expected_prev = GENESIS_HASH
     logging.disable(logging.WARNING)  # dp-accounting logs every excluded RDP order
     try:
@@ -198,7 +200,7 @@ def _summarise_releases(lines: list[tuple[int, dict]], audit: LedgerAudit) -> No
     logging.disable(logging.WARNING)
     try:
         for kind, entries in kinds.items():
-            accountant = pld.PLDAccountant()
+            accountant = pld.PLDAccountant(value_discretization_interval=PLD_DISCRETISATION)
             for entry in entries:
                 if entry["mechanism"] in (MECHANISM, GAUSSIAN):
                     accountant.compose(_event(entry))
@@ -251,7 +253,7 @@ def audit_central_dp(section: dict, where: str) -> LedgerAudit:
         dp_accounting.GaussianDpEvent(float(section["noise_multiplier"])), int(section["releases"]))
     logging.disable(logging.WARNING)
     try:
-        rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant()
+        rdp_accountant, pld_accountant = rdp.RdpAccountant(), pld.PLDAccountant(value_discretization_interval=PLD_DISCRETISATION)
         rdp_accountant.compose(event)
         pld_accountant.compose(event)
         check.rdp = float(rdp_accountant.get_epsilon(float(section["delta"])))

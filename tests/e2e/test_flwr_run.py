@@ -72,8 +72,10 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert rows[1]["epsilon_max"] < rows[2]["epsilon_max"] <= 8.0
     for partner in ("partner-0", "partner-1"):
         entries = [json.loads(l) for l in (run_dir / "partners" / partner / "ledger.jsonl").read_text().splitlines()]
-        assert [(e["round"], e["model"]) for e in entries] == [(1, "profile"), (1, "dlrm"), (2, "profile"), (2, "dlrm")]
+        assert [(e["round"], e["model"]) for e in entries] == [
+            (1, "profile"), (1, "dlrm"), (1, "evaluation"), (2, "profile"), (2, "dlrm"), (2, "evaluation")]
         assert all(entry_hash(e) == e["hash"] for e in entries)
+        assert all(e["signature"] for e in entries)
         assert entries[-1]["epsilon"] == pytest.approx(summary["privacy"]["epsilon"][partner])
     assert (run_dir / "model.pt").stat().st_size > 0
     assert (run_dir / "ndcg_epsilon.png").read_bytes()[:4] == b"\x89PNG"
@@ -85,9 +87,36 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert {p["status"] for p in report["partners"].values()} == {"active"}
     assert "Not covered" in (run_dir / "privacy" / "report.md").read_text()
     assert (run_dir / "privacy" / "epsilon.png").read_bytes()[:4] == b"\x89PNG"
+    for partner in report["partners"].values():  # the coordinator kept every signed head it received
+        assert [(h["round"], h["kind"]) for h in partner["signed_heads"]] == [
+            (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
+        assert partner["policy"]["source"].startswith("simulation")
     verdict = audit(run_dir)
     assert verdict.returncode == 0, verdict.stdout
     assert "overall: PASS (2/2 ledgers pass)" in verdict.stdout
+    as_json = json.loads(subprocess.run([str(FLWR.parent / "fedrec"), "audit", str(run_dir), "--json"],
+                                        capture_output=True, text=True).stdout)
+    for ledger in as_json["ledgers"]:
+        assert {k: r["count"] for k, r in ledger["releases"].items()} == {"profile": 2, "dlrm": 2, "evaluation": 2}
+        assert sum(r["share"] for r in ledger["releases"].values()) == pytest.approx(1.0)
+
+
+def test_flwr_run_leaves_out_a_site_whose_policy_refuses_the_run_config(flwr_env, tmp_path):
+    """partner-0's policy holds delta 1e-6; the run asks 1e-5: it refuses before training, partner-1 trains on."""
+    policy = tmp_path / "sites.toml"
+    policy.write_text("[default]\nmax-epsilon = 10.0\n\n[partner-0]\ndelta = 1e-6\nmax-epsilon = 10.0\n")
+    out_dir = tmp_path / "runs"
+    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 {TINY_RUN} site-policy='{policy}' "
+                                          f"output-dir='{out_dir}' run-name='policy' profiles=false")
+    assert "policy-refused: partner 'partner-0': the run config asks target-delta=1e-05" in output
+    run_dir = out_dir / "policy"
+    report = json.loads((run_dir / "privacy" / "report.json").read_text())
+    assert report["partners"]["partner-0"]["status"] == "policy-refused"
+    assert "site's privacy policy has target-delta=1e-06" in report["partners"]["partner-0"]["messages"][0]
+    assert "policy-refused" in (run_dir / "privacy" / "report.md").read_text()
+    assert report["partners"]["partner-1"]["rounds_trained"] == 2
+    assert not (run_dir / "partners" / "partner-0" / "ledger.jsonl").exists()  # nothing released
+    assert audit(run_dir).returncode == 0
 
 
 def test_flwr_run_stops_partners_at_their_caps_and_ends_cleanly(flwr_env, tmp_path):
@@ -96,7 +125,7 @@ def test_flwr_run_stops_partners_at_their_caps_and_ends_cleanly(flwr_env, tmp_pa
     output = flwr_run(flwr_env, tmp_path,
                       f"num-server-rounds=3 max-epsilon=6.0 {TINY_RUN} output-dir='{out_dir}' run-name='capped'")
     assert "budget-exhausted: partner 'partner-0'" in output
-    assert "every partner has exhausted its privacy budget" in output
+    assert "every partner has refused or exhausted its privacy budget" in output
     run_dir = out_dir / "capped"
     report = json.loads((run_dir / "privacy" / "report.json").read_text())
     assert {p["status"] for p in report["partners"].values()} == {"budget-exhausted"}
@@ -161,7 +190,8 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
     for site in ("site-0", "site-1"):
         state = out_dir / "ml" / "partners" / site
         models = [json.loads(line)["model"] for line in (state / "ledger.jsonl").read_text().splitlines()]
-        assert models == ["profile", "dlrm", "profile", "dlrm", "dlrm-personalised"]
+        assert models == ["profile", "dlrm", "evaluation", "profile", "dlrm", "evaluation", "dlrm-personalised",
+                          "evaluation"]
         assert (state / "personalised.pt").exists()  # stays at the site
         assert json.loads((state / "ledger.jsonl").read_text().splitlines()[-1])["epsilon"] <= 8.0
     assert audit(out_dir / "ml").returncode == 0
