@@ -1,7 +1,12 @@
 import json
 import os
+import subprocess
+import sys
 
-from recmodel.privacy.ledger import GENESIS_HASH, DPEvent, PrivacyLedger, entry_hash
+import pytest
+
+from recmodel.privacy.ledger import GENESIS_HASH, DPEvent, LedgerIntegrityError, PrivacyLedger, entry_hash
+from recmodel.privacy.site_key import head_message, read_public_key, verify
 
 
 def _event(round_, epsilon):
@@ -28,3 +33,72 @@ def test_editing_a_number_breaks_the_hash(tmp_path):
     entry["epsilon"] = 0.5
     assert entry_hash(entry) != entry["hash"]
     assert json.loads(ledger.path.read_text())["epsilon"] == 1.0
+
+
+def test_a_site_ledger_signs_entries_and_keeps_its_key_private(tmp_path):
+    ledger = PrivacyLedger.at_site(tmp_path)
+    entry = ledger.append(_event(1, 1.0))
+    assert verify(read_public_key(tmp_path), entry["hash"].encode(), entry["signature"])
+    assert (tmp_path / "site_key.pem").stat().st_mode & 0o777 == 0o600
+    head = json.loads((tmp_path / "head.json").read_text())
+    assert head["entries"] == 1 and head["head"] == entry["hash"]
+    assert verify(read_public_key(tmp_path), head_message("p", 1, entry["hash"]), head["signature"])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "delete", "delete-with-head"])
+def test_a_site_that_lost_ledger_entries_refuses_to_release(tmp_path, damage):
+    ledger = PrivacyLedger.at_site(tmp_path)
+    ledger.append(_event(1, 1.0))
+    ledger.append(_event(2, 1.5))
+    lines = ledger.path.read_text().splitlines(keepends=True)
+    if damage == "truncate":
+        ledger.path.write_text(lines[0])
+    elif damage == "empty":
+        ledger.path.write_text("")
+    else:
+        ledger.path.unlink()
+        if damage == "delete-with-head":
+            (tmp_path / "head.json").unlink()
+    with pytest.raises(LedgerIntegrityError, match=f"state dir {tmp_path}"):
+        with PrivacyLedger.at_site(tmp_path).reserved():
+            pass
+
+
+def test_a_fresh_site_and_an_intact_ledger_may_release(tmp_path):
+    with PrivacyLedger.at_site(tmp_path / "fresh").reserved():
+        pass
+    ledger = PrivacyLedger.at_site(tmp_path / "used")
+    ledger.append(_event(1, 1.0))
+    with ledger.reserved():
+        ledger.append(_event(2, 1.5))
+    assert len(ledger.entries()) == 2
+
+
+RACER = """
+import sys, time
+from recmodel.privacy.budget import BudgetExhausted, PlannedRelease, check_budget
+from recmodel.privacy.ledger import DPEvent, PrivacyLedger
+ledger = PrivacyLedger.at_site(sys.argv[1])
+plan = PlannedRelease(1.0, 0.1, 60)
+with ledger.reserved():
+    try:
+        projected = check_budget(ledger.history(), [plan], delta=1e-5, accountant="prv", cap=7.0, partner="p")
+    except BudgetExhausted:
+        print("refused", flush=True)
+        sys.exit(0)
+    time.sleep(1.0)  # training takes a while: a second run checks its budget meanwhile
+    ledger.append(DPEvent(run_id=sys.argv[2], round=1, model="dlrm", noise_multiplier=1.0, sample_rate=0.1,
+                          steps=60, max_grad_norm=0.5, privacy_unit="user", delta=1e-5, epsilon=projected,
+                          accountant="opacus-prv 1.6.0", population=100, timestamp=0.0, partner="p", max_epsilon=7.0))
+    print("released", flush=True)
+"""
+
+
+def test_two_runs_sharing_a_state_dir_cannot_both_pass_the_cap(tmp_path):
+    """Each release alone fits the cap of 7.0 (epsilon 5.86), two do not (7.93): the ledger lock lets exactly one through."""
+    PrivacyLedger.at_site(tmp_path).append(_event(1, 0.5))
+    runs = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), f"run-{i}"], stdout=subprocess.PIPE,
+                             text=True) for i in range(2)]
+    outcomes = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
+    assert outcomes == ["refused", "released"]
+    assert [e["run_id"] for e in PrivacyLedger(tmp_path / "ledger.jsonl").entries()][1:] in (["run-0"], ["run-1"])
