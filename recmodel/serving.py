@@ -17,6 +17,7 @@ from recmodel.data.interactions import Catalogue, Users, split_leave_last_out
 from recmodel.data.profile_features import ProfileInputs, summarise
 from recmodel.data.schema import DataError, load_events
 from recmodel.model.bundle import Recommender
+from recmodel.model.model_file import load_model
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,8 @@ class ServingData:
 
 
 def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[str] | None = None) -> ServingData:
-    import torch
-
-    model_file = Path(run_dir) / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
-    if not model_file.is_file():
-        raise DataError(f"{model_file}: no saved model (expected a run directory holding model.pt)")
-    saved = torch.load(model_file, map_location="cpu", weights_only=False)
-    from recmodel.model.bundle import BundleSpec
-
-    model = Recommender(BundleSpec.from_dict(saved["model_spec"]))
-    model.load_state_dict(saved["state_dict"])
-    model.eval()
-    config = RunConfig.from_mapping({**saved["run_config"], "dataset": "synthetic"})
+    model, run_config = load_model(run_dir)
+    config = RunConfig.from_mapping({**run_config, "dataset": "synthetic", "site-policy": ""})
     events = load_events(data_file)
     if users:
         unknown = sorted(set(users) - set(events["user_id"].astype(str)))

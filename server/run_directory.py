@@ -2,7 +2,8 @@
 
 config.json        resolved run config (+ data facts)
 metrics.jsonl      one JSON object per round (round 0 = initial model)
-model.pt           final global weights + ModelSpec to rebuild the DLRM
+model.pt           final global weights (weights only: loaded with torch.load(weights_only=True))
+model.json         model spec and run config to rebuild the models
 summary.json       final metrics, baselines, privacy
 ndcg_epsilon.png   NDCG@K and max epsilon over rounds
 partners/<p>/      simulation only: each partner's ledger and calibration
@@ -16,10 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from recmodel.config import RunConfig
 from recmodel.model.bundle import BundleSpec
+from recmodel.model.model_file import save_model
 
 
 @dataclass(frozen=True)
@@ -57,27 +57,8 @@ class RunDirectory:
             handle.write(json.dumps(_finite(row), sort_keys=True) + "\n")
 
     def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig) -> Path:
-        target = self.path / "model.pt"
-        torch.save({"state_dict": state_dict, "model_spec": spec.to_dict(), "run_config": config.to_mapping()}, target)
-        return target
-
-
-def load_model_file(path: str | Path):
-    """Rebuild the ``Recommender`` saved by ``RunDirectory.save_model`` (path: run dir or model.pt).
-
-    Returns (model, run config mapping).
-    """
-    from recmodel.model.bundle import Recommender
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no saved model (expected a run directory holding model.pt)")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    model = Recommender(BundleSpec.from_dict(saved["model_spec"]))
-    model.load_state_dict(saved["state_dict"])
-    return model, saved["run_config"]
+        """``model.pt`` (weights only) and ``model.json`` (spec, run config): see ``recmodel.model.model_file``."""
+        return save_model(self.path, state_dict, spec, config.to_mapping())
 
 
 def _finite(value):

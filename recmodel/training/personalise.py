@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from recmodel.config import RunConfig
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.model.bundle import Recommender, site_profiles
+from recmodel.model.model_file import save_model
 from recmodel.private_evaluation import PrivateAnswer, per_user_ranking, release_privately
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.training.local import DPSettings, train_locally
 from recmodel.training.release_plan import PERSONALISED, dlrm_training_examples, plan_site_releases, record_release
 
-PERSONALISED_FILE = "personalised.pt"
+PERSONALISED_DIR = "personalised"  # model.pt + model.json, kept at the site
 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
@@ -60,9 +59,7 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
         if plan is not None:
             record_release(ledger, plan, report.history, PERSONALISED, config, run_id=run_id, server_round=0,
                            partner=partner, max_epsilon=max_epsilon, population=report.examples)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": recommender.state_dict(), "model_spec": recommender.spec.to_dict()},
-               state_dir / PERSONALISED_FILE)
+    save_model(state_dir / PERSONALISED_DIR, recommender.state_dict(), recommender.spec, config.to_mapping())
     after = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
     if not config.dp:
         return {"ndcg-before": float(before.mean()), "ndcg-after": float(after.mean()), "num-examples": len(users)}

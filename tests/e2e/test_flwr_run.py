@@ -192,6 +192,6 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
         models = [json.loads(line)["model"] for line in (state / "ledger.jsonl").read_text().splitlines()]
         assert models == ["profile", "dlrm", "evaluation", "profile", "dlrm", "evaluation", "dlrm-personalised",
                           "evaluation"]
-        assert (state / "personalised.pt").exists()  # stays at the site
+        assert (state / "personalised" / "model.pt").exists()  # stays at the site
         assert json.loads((state / "ledger.jsonl").read_text().splitlines()[-1])["epsilon"] <= 8.0
     assert audit(out_dir / "ml").returncode == 0

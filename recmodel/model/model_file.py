@@ -1,0 +1,114 @@
+"""Model files that are data, not code: what a run saves and a partner site loads.
+
+A saved model is two files in one directory:
+
+- ``model.pt``: the weights only, a flat ``{name: tensor}`` dict written by
+  ``torch.save`` and read with ``torch.load(weights_only=True)``, which
+  unpickles tensors and plain containers only: a crafted pickle that tries to
+  run code fails to load instead of executing;
+- ``model.json``: the format tag, the model spec (``BundleSpec``) and the run
+  config, as JSON.
+
+Loading checks the format, the spec, the run config's keys, and that every
+tensor's name, shape and dtype is the one the spec builds; anything else ends
+in a one-line ``ModelFileError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from recmodel.data.schema import DataError
+from recmodel.model.bundle import BundleSpec, Recommender
+
+WEIGHTS_FILE = "model.pt"
+SPEC_FILE = "model.json"
+FORMAT = "fedrec-model/1"
+
+
+class ModelFileError(DataError):
+    """A saved model cannot be used; the message names the file and the problem."""
+
+
+def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_config: dict) -> Path:
+    """Write ``model.pt`` (weights) and ``model.json`` (spec, run config) atomically into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
+    _write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
+    document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config}
+    _write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
+    return folder / WEIGHTS_FILE
+
+
+def load_model(path: str | Path) -> tuple[Recommender, dict]:
+    """(model in eval mode, run config mapping) from a run directory or its ``model.pt``."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    weights_path, spec_path = folder / WEIGHTS_FILE, folder / SPEC_FILE
+    for required in (weights_path, spec_path):
+        if not required.is_file():
+            raise ModelFileError(f"{required}: missing (a saved model is {WEIGHTS_FILE} plus {SPEC_FILE} in the "
+                                 "run directory)")
+    document = _read_spec(spec_path)
+    try:
+        spec = BundleSpec.from_dict(document["model_spec"])
+        model = Recommender(spec)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{spec_path}: model_spec cannot build a model ({type(error).__name__}: {error})") from None
+    weights = _read_weights(weights_path)
+    expected = model.state_dict()
+    missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(f"{weights_path}: tensors do not match {spec_path}: missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]}")
+    for name, tensor in expected.items():
+        if weights[name].shape != tensor.shape or weights[name].dtype != tensor.dtype:
+            raise ModelFileError(f"{weights_path}: tensor '{name}' is {tuple(weights[name].shape)} "
+                                 f"{weights[name].dtype}, the spec needs {tuple(tensor.shape)} {tensor.dtype}")
+        if not torch.isfinite(weights[name]).all():
+            raise ModelFileError(f"{weights_path}: tensor '{name}' holds NaN or infinite values")
+    model.load_state_dict(weights)
+    model.eval()
+    return model, document["run_config"]
+
+
+def _read_spec(spec_path: Path) -> dict:
+    try:
+        document = json.loads(spec_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{spec_path}: not valid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        found = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise ModelFileError(f"{spec_path}: format {found!r} is not {FORMAT!r}")
+    if not isinstance(document.get("run_config"), dict) or not isinstance(document.get("model_spec"), dict):
+        raise ModelFileError(f"{spec_path}: needs the objects 'model_spec' and 'run_config'")
+    return document
+
+
+def _read_weights(weights_path: Path) -> dict:
+    try:
+        weights = torch.load(weights_path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, AttributeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{weights_path}: not a weights-only model file; refused to load it ({first})") from None
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise ModelFileError(f"{weights_path}: expected a dict of named tensors, found {type(weights).__name__}")
+    return weights
+
+
+def _write_atomically(target: Path, write) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        write(tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
