@@ -8,6 +8,8 @@ types and validates them. Validation runs before any training and raises
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +17,13 @@ from typing import Any, Mapping
 STRATEGIES = ("fedavg", "fedprox", "fedadam")
 PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
+
+
+MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise; above: no meaningful guarantee
+MAX_LEARNING_RATE = 1e3
+MAX_NORM = 1e6
+MAX_NOISE = 1e6
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class ConfigError(ValueError):
@@ -115,48 +124,40 @@ class RunConfig:
         _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
-        if not self.profile_learning_rate > 0:
-            raise ConfigError(f"profile-learning-rate must be > 0 (got {self.profile_learning_rate})")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")
         _at_least(self, "item_buckets", 2)
         _at_least(self, "category_buckets", 2)
         _at_least(self, "attribute_buckets", 2)
         _at_least(self, "negatives_per_positive", 0)
         _at_least(self, "min_interactions", 3)
-        for name in ("learning_rate", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{_key(name)} must be > 0 (got {getattr(self, name)})")
-        if not self.target_epsilon > 0:
-            raise ConfigError(
-                f"target-epsilon must be a positive number (got {self.target_epsilon})"
-            )
-        if not self.max_epsilon > 0:
-            raise ConfigError(f"max-epsilon must be a positive number (got {self.max_epsilon})")
+        _in_range(self, "learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
+        _in_range(self, "profile_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
+        _in_range(self, "server_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
+        _in_range(self, "max_grad_norm", 0, MAX_NORM, "a clipping norm")
+        _in_range(self, "target_epsilon", MIN_EPSILON, MAX_EPSILON, "an epsilon", low_inclusive=True,
+                  high_inclusive=True)
+        _in_range(self, "max_epsilon", MIN_EPSILON, MAX_EPSILON, "an epsilon", low_inclusive=True, high_inclusive=True)
         self.epsilon_caps()
-        if not 0 < self.target_delta < 1:
-            raise ConfigError(f"target-delta must be in (0, 1) (got {self.target_delta})")
-        if not 0 < self.evaluation_noise_multiplier < float("inf"):
-            raise ConfigError("evaluation-noise-multiplier must be a finite number > 0 "
-                              f"(got {self.evaluation_noise_multiplier})")
+        _in_range(self, "target_delta", 0, 1, "a probability")
+        _in_range(self, "momentum", 0, 1, "a momentum", low_inclusive=True)
+        _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
+        _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
+        _in_range(self, "central_noise_multiplier", 0, MAX_NOISE, "a noise multiplier", low_inclusive=True)
+        _in_range(self, "central_clipping_norm", 0, MAX_NORM, "a clipping norm")
         if self.site_policy and not Path(self.site_policy).expanduser().is_file():
             raise ConfigError(f"site-policy: file '{self.site_policy}' does not exist; allowed: '' (simulated sites "
                               "mirror the run config) or a TOML file of per-partner policies")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be in [0, 1) (got {self.momentum})")
-        if self.proximal_mu < 0:
-            raise ConfigError(f"proximal-mu must be >= 0 (got {self.proximal_mu})")
-        if not self.server_learning_rate > 0:
-            raise ConfigError(
-                f"server-learning-rate must be > 0 (got {self.server_learning_rate})"
-            )
+        if self.run_name and not RUN_NAME.fullmatch(self.run_name):
+            raise ConfigError(f"run-name = {self.run_name!r} is not a plain name; allowed: letters, digits, '.', '_' "
+                              "and '-', starting with a letter or digit (the run directory is <output-dir>/<run-name>)")
         _one_of(self, "strategy", STRATEGIES)
         if self.central_dp:
             if self.strategy == "fedadam":
                 raise ConfigError("central-dp = true needs strategy 'fedavg' or 'fedprox' (Flower's accounted "
                                   "server-side clipping requires FedAvg aggregation); got 'fedadam'")
-            if not self.central_noise_multiplier > 0 or not self.central_clipping_norm > 0:
-                raise ConfigError("central-noise-multiplier and central-clipping-norm must be > 0 when central-dp = true "
-                                  f"(got {self.central_noise_multiplier}, {self.central_clipping_norm})")
+            if not self.central_noise_multiplier > 0:
+                raise ConfigError("central-noise-multiplier must be > 0 when central-dp = true "
+                                  f"(got {self.central_noise_multiplier})")
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
         if self.profiles and self.privacy_unit != "user":
@@ -184,17 +185,20 @@ def _coerce(key: str, value: Any, type_name: Any) -> Any:
         if type_name == "bool":
             if isinstance(value, bool):
                 return value
-            if str(value).lower() in ("true", "1", "yes"):
-                return True
-            if str(value).lower() in ("false", "0", "no"):
-                return False
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
             raise ValueError(value)
+        if isinstance(value, bool):
+            raise ValueError(value)  # True is not a number of rounds
         if type_name == "int":
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
             return int(value)
         if type_name == "float":
-            return float(value)
+            number = float(value)
+            if math.isnan(number):
+                raise ValueError(value)
+            return number
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be of type {type_name} (got {value!r})") from None
@@ -209,6 +213,17 @@ def _at_least(config: RunConfig, name: str, minimum: int) -> None:
     value = getattr(config, name)
     if value < minimum:
         raise ConfigError(f"{_key(name)} must be an integer >= {minimum} (got {value})")
+
+
+def _in_range(config: RunConfig, name: str, low: float, high: float, what: str, *, low_inclusive: bool = False,
+              high_inclusive: bool = False) -> None:
+    """``low < value < high`` (or inclusive ends), finite: else a ``ConfigError`` naming key, value and range."""
+    value = getattr(config, name)
+    above = value >= low if low_inclusive else value > low
+    below = value <= high if high_inclusive else value < high
+    if not (math.isfinite(value) and above and below):
+        interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+        raise ConfigError(f"{_key(name)} = {value!r} is not usable as {what}; allowed: a finite number in {interval}")
 
 
 def _one_of(config: RunConfig, name: str, allowed: tuple[str, ...]) -> None:

@@ -12,12 +12,13 @@ import warnings
 from typing import Iterable
 
 from opacus.accountants import PRVAccountant, RDPAccountant
-from opacus.accountants.utils import get_noise_multiplier
 
 import opacus
 
 History = list[tuple[float, float, int]]
-CALIBRATION_TOLERANCE = 0.01  # calibrated epsilon lies in [target - 0.01, target]
+CALIBRATION_TOLERANCE = 0.01  # calibrated epsilon lies in [target - 0.01, target] (10% of a target below 0.1)
+MAX_NOISE_MULTIPLIER = 10_240.0  # calibration gives up above this (after 10 doublings from 10)
+MAX_BISECTIONS = 60
 
 
 def make_accountant(name: str):
@@ -58,19 +59,9 @@ def epsilon_of(history: Iterable[tuple[float, float, int]], *, delta: float, acc
 def calibrate_noise_multiplier(
     *, target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str
 ) -> float:
-    """Smallest noise multiplier whose ``steps`` steps at ``sample_rate`` spend at most ``target_epsilon``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(
-            get_noise_multiplier(
-                target_epsilon=target_epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant=accountant,
-                epsilon_tolerance=CALIBRATION_TOLERANCE,
-            )
-        )
+    """Smallest noise multiplier (to within the tolerance) whose ``steps`` steps at ``sample_rate`` spend at most ``target_epsilon``."""
+    return calibrate_shared_noise_multiplier([(sample_rate, steps)], target_epsilon=target_epsilon, delta=delta,
+                                             accountant=accountant)
 
 
 def calibrate_shared_noise_multiplier(
@@ -81,17 +72,15 @@ def calibrate_shared_noise_multiplier(
 
     ``fixed``: further planned events whose noise is already set (e.g. noised
     evaluations), composed with them. Bisection like Opacus's
-    ``get_noise_multiplier``: the result spends at most ``target_epsilon`` and
-    at least ``target_epsilon - 0.01``. Raises ``ValueError`` when ``fixed``
-    alone already spends the target.
+    ``get_noise_multiplier``, with bounded iterations: the result spends at
+    most ``target_epsilon`` and at least ``target_epsilon - 0.01``. Raises
+    ``ValueError`` with the reason when no noise multiplier up to
+    ``MAX_NOISE_MULTIPLIER`` reaches the target, or when ``fixed`` alone spends it.
     """
     fixed = list(fixed or [])
-    if len(releases) == 1 and not fixed:
-        (rate, steps), = releases
-        return calibrate_noise_multiplier(target_epsilon=target_epsilon, delta=delta, sample_rate=rate,
-                                          steps=steps, accountant=accountant)
+    tolerance = min(CALIBRATION_TOLERANCE, 0.1 * target_epsilon)
     floor = epsilon_of(fixed, delta=delta, accountant=accountant)
-    if floor >= target_epsilon - CALIBRATION_TOLERANCE:
+    if fixed and floor >= target_epsilon - tolerance:
         raise ValueError(f"the fixed-noise releases alone spend epsilon {floor:.4f}, leaving nothing of "
                          f"target-epsilon {target_epsilon:g} for training")
     spend = lambda sigma: epsilon_of(fixed + [(sigma, q, n) for q, n in releases], delta=delta,  # noqa: E731
@@ -99,13 +88,19 @@ def calibrate_shared_noise_multiplier(
     low, high = 0.0, 10.0
     eps_high = spend(high)
     while eps_high > target_epsilon:
+        if high >= MAX_NOISE_MULTIPLIER:
+            raise ValueError(f"cannot reach target-epsilon {target_epsilon:g} at delta {delta:g}: even noise "
+                             f"multiplier {high:g} spends {eps_high:.4f} over the planned steps; plan fewer steps "
+                             "or allow a larger epsilon")
         low, high = high, 2 * high
         eps_high = spend(high)
-    while target_epsilon - eps_high > CALIBRATION_TOLERANCE:
+    for _ in range(MAX_BISECTIONS):
+        if target_epsilon - eps_high <= tolerance:
+            return high
         mid = (low + high) / 2
         eps_mid = spend(mid)
         if eps_mid < target_epsilon:
             high, eps_high = mid, eps_mid
         else:
             low = mid
-    return high
+    return high  # within 10 / 2**60 of the exact multiplier, spending at most the target

@@ -15,11 +15,23 @@ def test_defaults_parse_and_keep_the_documented_privacy_settings():
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"target_epsilon": -1.0}, "target-epsilon must be a positive number"),
+        ({"target_epsilon": -1.0}, "target-epsilon = -1.0 is not usable as an epsilon; allowed: a finite number in [0.01, 100]"),
+        ({"target_epsilon": float("inf")}, "target-epsilon = inf is not usable as an epsilon"),
+        ({"target_epsilon": 1e6}, "target-epsilon = 1000000.0 is not usable as an epsilon"),
+        ({"target_epsilon": 1e-9}, "target-epsilon = 1e-09 is not usable as an epsilon"),
+        ({"max_epsilon": float("inf")}, "max-epsilon = inf is not usable as an epsilon"),
+        ({"max_grad_norm": float("inf")}, "max-grad-norm = inf is not usable as a clipping norm"),
+        ({"learning_rate": float("inf")}, "learning-rate = inf is not usable as a learning rate"),
+        ({"server_learning_rate": 0.0}, "server-learning-rate = 0.0 is not usable as a learning rate"),
+        ({"evaluation_noise_multiplier": 0.0}, "evaluation-noise-multiplier = 0.0 is not usable as a noise multiplier"),
+        ({"central_noise_multiplier": float("inf")}, "central-noise-multiplier = inf is not usable"),
+        ({"momentum": 1.0}, "momentum = 1.0 is not usable as a momentum; allowed: a finite number in [0, 1)"),
+        ({"run_name": "../../x"}, "run-name = '../../x' is not a plain name"),
+        ({"run_name": "/tmp/abs"}, "run-name = '/tmp/abs' is not a plain name"),
         ({"strategy": "fedsgd"}, "strategy = 'fedsgd' is not supported; allowed values: fedavg, fedprox, fedadam"),
         ({"privacy_unit": "session"}, "privacy-unit = 'session' is not supported; allowed values: user, event"),
         ({"dataset": "/nonexistent/events.parquet"}, "dataset: file '/nonexistent/events.parquet' does not exist"),
-        ({"target_delta": 1.5}, "target-delta must be in (0, 1)"),
+        ({"target_delta": 1.5}, "target-delta = 1.5 is not usable as a probability; allowed: a finite number in (0, 1)"),
         ({"batch_size": 0}, "batch-size must be an integer >= 1"),
     ],
 )
@@ -36,6 +48,24 @@ def test_wrong_type_is_reported_with_the_key():
 
     with pytest.raises(ConfigError, match="num-server-rounds must be of type int"):
         RunConfig.from_mapping(values)
+
+
+@pytest.mark.parametrize(("key", "value"), [("num-server-rounds", True), ("dp", "yes"), ("dp", 1),
+                                            ("proximal-mu", float("nan")), ("central-noise-multiplier", "nan")])
+def test_booleans_are_only_booleans_and_numbers_never_nan(key, value):
+    from recmodel.config import RunConfig
+
+    values = app_config_values()
+    values[key] = value
+    with pytest.raises(ConfigError, match=f"{key} must be of type"):
+        RunConfig.from_mapping(values)
+
+
+def test_calibration_that_cannot_reach_the_target_stops_with_a_reason():
+    from recmodel.privacy.accounting import calibrate_noise_multiplier
+
+    with pytest.raises(ValueError, match="cannot reach target-epsilon 0.01 at delta 1e-05: even noise multiplier"):
+        calibrate_noise_multiplier(target_epsilon=0.01, delta=1e-5, sample_rate=1.0, steps=20_000, accountant="prv")
 
 
 def test_missing_key_is_reported():
