@@ -1,4 +1,4 @@
-"""The ``fedrec`` command line: ``audit``, ``data ...``, ``recommend``, ``profile``.
+"""The ``fedrec`` command line: ``audit``, ``data ...``, ``recommend``, ``profile``, ``site ...``.
 
 Bad input ends with one line naming the file, line and problem (exit 2), not
 a traceback.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recmodel.cli import audit, data, serve
+from recmodel.cli import audit, data, serve, site
 from recmodel.config import ConfigError
 from recmodel.data.schema import DataError
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     audit.register(commands)
     data.register(commands)
     serve.register(commands)
+    site.register(commands)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

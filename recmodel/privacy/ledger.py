@@ -161,10 +161,12 @@ class PrivacyLedger:
             raise LedgerIntegrityError(
                 f"state dir {state}: {LEDGER_FILE} has {len(entries)} entries but the site signed a head with "
                 f"{count}: {missing} release(s) of privacy spend are missing. The site refuses to release anything "
-                "until an operator restores the ledger.")
+                f"until an operator restores the ledger or runs: fedrec site acknowledge-ledger-loss {state} --note ...")
         if count and entries[count - 1].get("hash") != head:
             raise LedgerIntegrityError(f"state dir {state}: ledger entry {count} differs from the head the site "
-                                       "signed last; the ledger was rewritten. The site refuses to release anything.")
+                                       "signed last; the ledger was rewritten. The site refuses to release anything "
+                                       "until an operator restores the ledger or runs: fedrec site "
+                                       f"acknowledge-ledger-loss {state} --note ...")
 
     def append(self, event: DPEvent) -> dict:
         """Chain, sign, write, flush and fsync one event, then the signed head; returns the written entry."""
@@ -190,7 +192,18 @@ class PrivacyLedger:
         return entry
 
     def _write_head(self, *, partner: str) -> None:
-        head = dict(self.signed_head(partner), partner=partner)
+        """``head.json``: the signed head, plus the spend so far (enough to carry it over if the ledger is lost)."""
+        entries = self.entries()
+        last = entries[-1]
+        spend: dict[tuple, int] = {}
+        for e in entries:
+            key = (e["noise_multiplier"], e["sample_rate"], e.get("mechanism", MECHANISM))
+            spend[key] = spend.get(key, 0) + int(e["steps"])
+        head = dict(self.signed_head(partner), partner=partner, epsilon=last["epsilon"], delta=last["delta"],
+                    accountant=last["accountant"], max_epsilon=last["max_epsilon"],
+                    privacy_unit=last["privacy_unit"], max_grad_norm=last["max_grad_norm"],
+                    population=last["population"],
+                    spend=[[sigma, rate, mechanism, steps] for (sigma, rate, mechanism), steps in spend.items()])
         target = self.path.parent / HEAD_FILE
         tmp = target.with_suffix(".json.tmp")
         with tmp.open("w", encoding="utf-8") as handle:

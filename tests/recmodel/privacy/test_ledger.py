@@ -2,9 +2,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from recmodel.privacy.accounting import epsilon_of
 from recmodel.privacy.ledger import GENESIS_HASH, DPEvent, LedgerIntegrityError, PrivacyLedger, entry_hash
 from recmodel.privacy.site_key import head_message, read_public_key, verify
 
@@ -77,6 +79,7 @@ def test_a_fresh_site_and_an_intact_ledger_may_release(tmp_path):
 RACER = """
 import sys, time
 from recmodel.privacy.budget import BudgetExhausted, PlannedRelease, check_budget
+from recmodel.privacy.accounting import epsilon_of
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
 ledger = PrivacyLedger.at_site(sys.argv[1])
 plan = PlannedRelease(1.0, 0.1, 60)
@@ -102,3 +105,26 @@ def test_two_runs_sharing_a_state_dir_cannot_both_pass_the_cap(tmp_path):
     outcomes = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
     assert outcomes == ["refused", "released"]
     assert [e["run_id"] for e in PrivacyLedger(tmp_path / "ledger.jsonl").entries()][1:] in (["run-0"], ["run-1"])
+
+
+def test_an_acknowledged_loss_carries_the_signed_spend_into_a_new_ledger(tmp_path):
+    ledger = PrivacyLedger.at_site(tmp_path)
+    ledger.append(_event(1, 1.0))
+    ledger.append(_event(2, 1.5))
+    spent = epsilon_of(ledger.history(), delta=1e-5, accountant="prv")
+    ledger.path.write_text(ledger.path.read_text().splitlines(keepends=True)[0])  # the last entry is lost
+    fedrec = [str(Path(sys.executable).parent / "fedrec"), "site", "acknowledge-ledger-loss", str(tmp_path)]
+    refused = subprocess.run(fedrec, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--note" in refused.stderr
+    done = subprocess.run(fedrec + ["--note", "ops: disk failure, no backup"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    carried = PrivacyLedger.at_site(tmp_path)
+    with carried.reserved():  # the site may release again...
+        pass
+    entries = carried.entries()
+    assert [e["model"] for e in entries] == ["carried-over"]
+    assert entries[0]["steps"] == 20 and "ops: disk failure" in entries[0]["run_id"]
+    assert epsilon_of(carried.history(), delta=1e-5, accountant="prv") == pytest.approx(spent)  # ...nothing forgotten
+    assert len(list(tmp_path.glob("ledger.jsonl.damaged-*"))) == 1  # the damaged ledger is kept
+    again = subprocess.run(fedrec + ["--note", "twice"], capture_output=True, text=True)
+    assert again.returncode == 2 and "nothing to acknowledge" in again.stderr
