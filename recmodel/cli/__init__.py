@@ -1,13 +1,15 @@
 """The ``fedrec`` command line: ``audit``, ``data ...``, ``recommend``, ``profile``, ``site ...``.
 
-Bad input ends with one line naming the file, line and problem (exit 2), not
-a traceback.
+Expected failures (bad input, missing or unreadable files, permissions, bad
+arguments) end with one line naming the file and problem, exit 2. Anything
+else is a bug: its traceback is printed, then one line saying so, exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from recmodel.cli import audit, data, serve, site
 from recmodel.config import ConfigError
@@ -27,6 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ConfigError) as error:
         print(f"fedrec: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # missing, unreadable or unwritable files
+        where = f": {error.filename}" if error.filename else ""
+        print(f"fedrec: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fedrec: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("fedrec: internal error (a bug in fedrec, not in your input): please report the traceback above",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

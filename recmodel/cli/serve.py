@@ -9,28 +9,36 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from recmodel.cli.arguments import positive_int
 from recmodel.cli.output import write_parquet_atomically
+from recmodel.cli.output_paths import checked_output
+
+FORCE_HELP = "replace existing outputs (atomically, once the new ones are complete)"
 
 PAIRS_PER_BLOCK = 32_768  # users x items scored per forward pass (larger blocks thrash memory)
 
 
 def register(commands) -> None:
     rec = commands.add_parser("recommend", help="top-K recommendations per user with a run's global model")
-    rec.add_argument("--run", required=True, help="run directory (holding model.pt)")
+    rec.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
     rec.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
-    rec.add_argument("--top-k", type=int, default=10)
+    rec.add_argument("--top-k", type=positive_int, default=10, help="recommendations per user (default: 10)")
     rec.add_argument("--out", required=True, help="CSV: user_id, item_id, rank, score")
+    rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
     rec.set_defaults(handler=run_recommend)
 
     prof = commands.add_parser("profile", help="user profiles, interests and segments with a run's profile model")
-    prof.add_argument("--run", required=True)
-    prof.add_argument("--data", required=True)
-    prof.add_argument("--out", required=True, help="Parquet, one row per user")
-    prof.add_argument("--segments", type=int, default=6)
-    prof.add_argument("--top-categories", type=int, default=3)
-    prof.add_argument("--seed", type=int, default=0)
+    prof.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
+    prof.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    prof.add_argument("--out", required=True, help="Parquet, one row per user; <out>_segments.csv/.png beside it")
+    prof.add_argument("--segments", type=positive_int, default=6, help="number of user segments, at most the "
+                                                                       "number of users (default: 6)")
+    prof.add_argument("--top-categories", type=positive_int, default=3,
+                      help="categories listed per user (default: 3)")
+    prof.add_argument("--seed", type=int, default=0, help="random seed of the segmentation (default: 0)")
+    prof.add_argument("--force", action="store_true", help=FORCE_HELP)
     prof.set_defaults(handler=run_profile)
 
 
@@ -45,13 +53,13 @@ def run_recommend(args) -> int:
     from recmodel.data.schema import DataError
     from recmodel.serving import load_for_serving
 
+    out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".csv",), force=args.force)
     users_filter = [u.strip() for u in args.users.split(",")] if args.users else None
     serving = load_for_serving(args.run, args.data, users=users_filter)
     catalogue, users = serving.catalogue, serving.users
     k = args.top_k
     if not 1 <= k <= len(catalogue):
         raise DataError(f"--top-k must be between 1 and the catalogue size {len(catalogue)} (got {k})")
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     block = max(1, PAIRS_PER_BLOCK // len(catalogue))
@@ -90,7 +98,14 @@ def run_profile(args) -> int:
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
 
+    out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".parquet",), force=args.force)
+    summary_path = out.with_name(out.stem + "_segments.csv")
+    plot_path = out.with_name(out.stem + "_segments.png")
+    for side in (summary_path, plot_path):
+        checked_output(side, inputs=[args.run, args.data], force=args.force, option="--out (beside it)")
     serving = load_for_serving(args.run, args.data)
+    if args.segments > len(serving.users):
+        raise DataError(f"--segments {args.segments}: more segments than the {len(serving.users)} users in {args.data}")
     model = serving.model
     if model.profile is None:
         raise DataError(f"{args.run}: this run trained no profile model (profiles=false)")
@@ -113,12 +128,9 @@ def run_profile(args) -> int:
         "profile": list(embedding.astype(np.float32)),
     })
     table = pd.concat([table, value], axis=1)
-    out = Path(args.out)
     write_parquet_atomically(table, out)
     summary = _segment_summary(segments, args.segments, interest, names, value)
-    summary_path = out.with_name(out.stem + "_segments.csv")
     summary.to_csv(summary_path, index=False)
-    plot_path = out.with_name(out.stem + "_segments.png")
     _plot_segments(embedding, segments, plot_path)
     print(f"wrote {len(table):,} profiles to {out}, {args.segments} segments to {summary_path}, plot {plot_path}")
     return 0

@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from recmodel.data.importers.reading import DEFAULT_CHUNK_ROWS, read_delimited
-from recmodel.data.importers.rows import RowReport, parse_numbers, parse_timestamps, require_present
+from recmodel.data.importers.reading import DEFAULT_CHUNK_ROWS, read_delimited, read_header
+from recmodel.data.importers.rows import (MAX_TIMESTAMP, MIN_TIMESTAMP, RowReport, check_ids, parse_numbers,
+                                          parse_timestamps, require_present)
 from recmodel.data.importers.writer import AtomicEventsWriter
 from recmodel.data.schema import EVENT_TYPES, DataError
 
@@ -36,13 +37,35 @@ class ImportOptions:
     skip_bad_rows: bool = False
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     mapping: dict = field(default_factory=dict)  # generic formats: schema column -> source column
+    timestamp_bounds: tuple[float, float] = (MIN_TIMESTAMP, MAX_TIMESTAMP)  # plausible seconds since 1970
 
 
 def _find(source: Path, name: str) -> Path:
-    path = source / name if source.is_dir() else source.parent / name
+    if not source.exists():
+        raise DataError(f"{source}: directory not found")
+    folder = source if source.is_dir() else source.parent
+    path = folder / name
     if not path.is_file():
-        raise DataError(f"{path}: file not found (expected in {source if source.is_dir() else source.parent})")
+        raise DataError(f"{path}: file not found (expected in {folder})")
     return path
+
+
+def read_side_table(path: Path, *, names: list[str], sep: str, header: bool = False, encoding: str = "utf-8",
+                    id_columns: tuple[str, ...] = (), flag_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A whole MovieLens side file, strictly: every row's field count, integer ids, 0/1 flags (no skipping)."""
+    report = RowReport(str(path), skippable=False)
+    frames = []
+    for chunk, lines in read_delimited(path, names=names, sep=sep, header=header, report=report, encoding=encoding):
+        chunk, lines = require_present(chunk, list(id_columns), lines, report)
+        chunk, lines = check_ids(chunk, id_columns, lines, report)
+        chunk, lines = check_ids(chunk, flag_columns, lines, report, pattern="[01]", what="0 or 1")
+        frames.append(chunk)
+    if not frames:
+        raise DataError(f"{path}: no rows")
+    table = pd.concat(frames, ignore_index=True)
+    for column in id_columns:
+        table[column] = table[column].str.strip()
+    return table
 
 
 def _run(chunks, to_events: Callable, out: Path, report: RowReport) -> RowReport:
@@ -52,10 +75,14 @@ def _run(chunks, to_events: Callable, out: Path, report: RowReport) -> RowReport
     return report
 
 
-def _ratings_to_events(chunk, lines, report, *, items=None, users=None) -> pd.DataFrame:
+def _ratings_to_events(chunk, lines, report, options: ImportOptions, *, items=None, users=None) -> pd.DataFrame:
     chunk, lines = require_present(chunk, ["user", "item", "rating", "timestamp"], lines, report)
+    chunk, lines = check_ids(chunk, ["user", "item"], lines, report)
     chunk, lines = parse_numbers(chunk, ["rating"], lines, report)
-    chunk, lines = parse_timestamps(chunk, "timestamp", lines, report)
+    bad = ~chunk["rating"].between(0.0, 5.0).to_numpy()
+    keep = report.reject(bad, lines, "rating outside 0..5", "rating", chunk["rating"])
+    chunk, lines = chunk[keep], lines[keep]
+    chunk, lines = parse_timestamps(chunk, "timestamp", lines, report, bounds=options.timestamp_bounds)
     events = pd.DataFrame({"user_id": chunk["user"].str.strip(), "item_id": chunk["item"].str.strip(),
                            "event": rating_to_event(chunk["rating"]), "timestamp": chunk["timestamp"].to_numpy(),
                            "rating": chunk["rating"].to_numpy()})
@@ -70,43 +97,47 @@ def _ratings_to_events(chunk, lines, report, *, items=None, users=None) -> pd.Da
 def import_movielens_100k(source: Path, out: Path, options: ImportOptions) -> RowReport:
     """Directory with ``u.data`` (tab), ``u.user`` and ``u.item`` (``|``, Latin-1)."""
     report = RowReport(str(_find(source, "u.data")), options.skip_bad_rows)
-    items = pd.read_csv(_find(source, "u.item"), sep="|", header=None, encoding="latin-1", dtype=str,
-                        names=["item_id", "title", "release", "video", "url", *ML_GENRES])
-    flags = items[ML_GENRES].fillna("0").astype(int).to_numpy()
+    items = read_side_table(_find(source, "u.item"), sep="|", encoding="latin-1",
+                            names=["item_id", "title", "release", "video", "url", *ML_GENRES],
+                            id_columns=("item_id",), flag_columns=tuple(ML_GENRES))
+    flags = items[ML_GENRES].astype(int).to_numpy()
     items["category"] = np.where(flags.any(axis=1), np.asarray(ML_GENRES)[flags.argmax(axis=1)], "unknown")
-    users = pd.read_csv(_find(source, "u.user"), sep="|", header=None, dtype=str,
-                        names=["user_id", "user_age", "user_gender", "user_occupation", "zip"])
+    users = read_side_table(_find(source, "u.user"), sep="|", encoding="latin-1",
+                            names=["user_id", "user_age", "user_gender", "user_occupation", "zip"],
+                            id_columns=("user_id", "user_age"))
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="\t",
                             header=False, report=report, chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, items=items.set_index("item_id")[["category", "title"]],
+        c, l, report, options, items=items.set_index("item_id")[["category", "title"]],
         users=users.set_index("user_id")[["user_age", "user_gender", "user_occupation"]]), out, report)
 
 
 def import_movielens_1m(source: Path, out: Path, options: ImportOptions) -> RowReport:
     """Directory with ``ratings.dat``, ``users.dat``, ``movies.dat`` (``::``, Latin-1)."""
     report = RowReport(str(_find(source, "ratings.dat")), options.skip_bad_rows)
-    movies = pd.read_csv(_find(source, "movies.dat"), sep="::", engine="python", header=None, dtype=str,
-                         encoding="latin-1", names=["item_id", "title", "genres"])
+    movies = read_side_table(_find(source, "movies.dat"), sep="::", encoding="latin-1",
+                             names=["item_id", "title", "genres"], id_columns=("item_id",))
     movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
-    users = pd.read_csv(_find(source, "users.dat"), sep="::", engine="python", header=None, dtype=str,
-                        names=["user_id", "user_gender", "user_age", "user_occupation", "zip"])
+    users = read_side_table(_find(source, "users.dat"), sep="::", encoding="latin-1",
+                            names=["user_id", "user_gender", "user_age", "user_occupation", "zip"],
+                            id_columns=("user_id", "user_age"))
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="::",
                             header=False, report=report, encoding="latin-1", chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, items=movies.set_index("item_id")[["category", "title"]],
+        c, l, report, options, items=movies.set_index("item_id")[["category", "title"]],
         users=users.set_index("user_id")[["user_gender", "user_age", "user_occupation"]]), out, report)
 
 
 def import_movielens_latest(source: Path, out: Path, options: ImportOptions) -> RowReport:
     """Directory with ``ratings.csv`` and ``movies.csv`` (headers, quoted titles)."""
     report = RowReport(str(_find(source, "ratings.csv")), options.skip_bad_rows)
-    movies = pd.read_csv(_find(source, "movies.csv"), dtype=str).rename(columns={"movieId": "item_id"})
+    movies = read_side_table(_find(source, "movies.csv"), sep=",", header=True, names=["item_id", "title", "genres"],
+                             id_columns=("item_id",))
     movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep=",",
                             header=True, report=report, chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, items=movies.set_index("item_id")[["category", "title"]]), out, report)
+        c, l, report, options, items=movies.set_index("item_id")[["category", "title"]]), out, report)
 
 
 # --- e-commerce logs -------------------------------------------------------
@@ -129,8 +160,9 @@ def import_retailrocket(source: Path, out: Path, options: ImportOptions) -> RowR
 
     def to_events(chunk, lines):
         chunk, lines = require_present(chunk, ["timestamp", "visitor", "event", "item"], lines, report)
+        chunk, lines = check_ids(chunk, ["visitor", "item"], lines, report)
         chunk, lines = _map_events(chunk, lines, report, "event", RETAILROCKET_EVENTS)
-        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report, unit="ms")
+        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report, unit="ms", bounds=options.timestamp_bounds)
         events = pd.DataFrame({"user_id": chunk["visitor"].str.strip(), "item_id": chunk["item"].str.strip(),
                                "event": chunk["event"].to_numpy(), "timestamp": chunk["timestamp"].to_numpy()})
         return events.join(categories, on="item_id") if categories is not None else events
@@ -162,8 +194,9 @@ def import_taobao(source: Path, out: Path, options: ImportOptions) -> RowReport:
 
     def to_events(chunk, lines):
         chunk, lines = require_present(chunk, ["user", "item", "category", "behavior", "timestamp"], lines, report)
+        chunk, lines = check_ids(chunk, ["user", "item", "category"], lines, report)
         chunk, lines = _map_events(chunk, lines, report, "behavior", TAOBAO_EVENTS)
-        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report)
+        chunk, lines = parse_timestamps(chunk, "timestamp", lines, report, bounds=options.timestamp_bounds)
         return pd.DataFrame({"user_id": chunk["user"].str.strip(), "item_id": chunk["item"].str.strip(),
                              "event": chunk["behavior"].to_numpy(), "timestamp": chunk["timestamp"].to_numpy(),
                              "category": chunk["category"].str.strip()})
@@ -174,10 +207,12 @@ def import_taobao(source: Path, out: Path, options: ImportOptions) -> RowReport:
 
 
 # --- generic ---------------------------------------------------------------
-def _generic_to_events(chunk, lines, report, mapping: dict) -> pd.DataFrame:
+def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataFrame:
+    mapping = options.mapping
     required = [mapping["user"], mapping["item"], mapping["timestamp"]]
     chunk, lines = require_present(chunk, required, lines, report)
-    chunk, lines = parse_timestamps(chunk, mapping["timestamp"], lines, report, unit=mapping.get("timestamp_unit", "s"))
+    chunk, lines = parse_timestamps(chunk, mapping["timestamp"], lines, report, unit=mapping.get("timestamp_unit", "s"),
+                                    bounds=options.timestamp_bounds)
     events = pd.DataFrame({"user_id": chunk[mapping["user"]].astype(str).str.strip(),
                            "item_id": chunk[mapping["item"]].astype(str).str.strip(),
                            "timestamp": chunk[mapping["timestamp"]].to_numpy()})
@@ -204,10 +239,10 @@ def _generic_to_events(chunk, lines, report, mapping: dict) -> pd.DataFrame:
 
 def import_generic_csv(source: Path, out: Path, options: ImportOptions) -> RowReport:
     report = RowReport(str(source), options.skip_bad_rows)
-    header = pd.read_csv(source, nrows=0).columns.tolist() if source.is_file() else []
+    header = read_header(source)
     _check_mapping(options.mapping, header, source)
     chunks = read_delimited(source, names=header, sep=",", header=True, report=report, chunk_rows=options.chunk_rows)
-    return _run(chunks, lambda c, l: _generic_to_events(c, l, report, options.mapping), out, report)
+    return _run(chunks, lambda c, l: _generic_to_events(c, l, report, options), out, report)
 
 
 def import_generic_parquet(source: Path, out: Path, options: ImportOptions) -> RowReport:
@@ -216,7 +251,10 @@ def import_generic_parquet(source: Path, out: Path, options: ImportOptions) -> R
     if not source.is_file():
         raise DataError(f"{source}: file not found")
     report = RowReport(str(source), options.skip_bad_rows)
-    parquet = pq.ParquetFile(source)
+    try:
+        parquet = pq.ParquetFile(source)
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
+        raise DataError(f"{source}: not a readable Parquet file ({error})") from None
     _check_mapping(options.mapping, parquet.schema_arrow.names, source)
 
     def chunks():
@@ -227,7 +265,7 @@ def import_generic_parquet(source: Path, out: Path, options: ImportOptions) -> R
             yield frame, np.arange(start, start + len(frame)) + 1  # row numbers, 1-based
             start += len(frame)
 
-    return _run(chunks(), lambda c, l: _generic_to_events(c, l, report, options.mapping), out, report)
+    return _run(chunks(), lambda c, l: _generic_to_events(c, l, report, options), out, report)
 
 
 def _check_mapping(mapping: dict, columns: list[str], source: Path) -> None:

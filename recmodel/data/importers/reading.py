@@ -1,7 +1,17 @@
-"""Chunked reading of delimited text with exact line numbers and a progress bar."""
+"""Chunked reading of delimited text with exact line numbers, exact field counts and a progress bar.
+
+Every physical line is a row (quoted fields may hold the separator but not a
+line break). Before parsing, each line's field count is checked against the
+format's: a row with an extra or a missing field stops the import with the
+file, the line and both counts (strict mode), or is skipped and counted
+(``--skip-bad-rows``); pandas never gets the chance to shift columns.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -15,7 +25,30 @@ from recmodel.data.importers.rows import RowReport
 from recmodel.data.schema import DataError
 
 DEFAULT_CHUNK_ROWS = 500_000
-_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def field_counts(lines: list[str], sep: str) -> np.ndarray:
+    """Fields per line [n]: separators + 1, or the csv module's count for lines with quotes."""
+    text = pd.Series(lines, dtype=object).str.rstrip("\r\n")
+    counts = text.str.count(re.escape(sep)).to_numpy() + 1
+    if len(sep) == 1:
+        for i in np.flatnonzero(text.str.contains('"', regex=False).to_numpy()):
+            counts[i] = len(next(csv.reader([text.iloc[i]], delimiter=sep), []))
+    return counts
+
+
+def read_header(path: Path, *, sep: str = ",", encoding: str = "utf-8") -> list[str]:
+    """The column names on the first line of ``path``."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: line 1: not valid {encoding} text near byte {error.start}") from None
+    if not first.strip():
+        raise DataError(f"{path}: empty file (no header line)")
+    return next(csv.reader([first.rstrip("\r\n")], delimiter=sep))
 
 
 def read_delimited(
@@ -29,51 +62,46 @@ def read_delimited(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     usecols: list[str] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """Yield (chunk of string columns, 1-based source line of each row).
-
-    A row with too many fields is a "wrong column count" error in strict mode,
-    and skipped (counted) with ``report.skip_bad_rows``. Rows with too few
-    fields come through with missing values and fail the caller's checks.
-    """
+    """Yield (chunk of string columns, 1-based source line of each row); every row has ``len(names)`` fields."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    multi_char = len(sep) > 1
-    skipped_lines: list[int] = []
-
-    def count_bad_line(fields: list[str]) -> None:
-        skipped_lines.append(len(fields))
-        return None
-
-    options = dict(
-        sep=sep, names=names, header=0 if header else None, dtype=str, encoding=encoding,
-        chunksize=chunk_rows, skip_blank_lines=False, usecols=usecols,
-        engine="python" if (multi_char or report.skip_bad_rows) else "c",
-        on_bad_lines=count_bad_line if report.skip_bad_rows else "error",
-    )
-    if multi_char:
-        options["sep"] = re.escape(sep)
-    first_line = 2 if header else 1
-    rows_seen = 0
     progress = tqdm(desc=f"reading {path.name}", unit=" rows", unit_scale=True, file=sys.stderr,
                     disable=not sys.stderr.isatty())
+    line_number = 0
     try:
-        for chunk in pd.read_csv(path, **options):
-            lines = np.arange(rows_seen, rows_seen + len(chunk)) + first_line
-            rows_seen += len(chunk)
-            report.rows_read += len(chunk)
-            progress.update(len(chunk))
-            yield chunk, lines
-    except pd.errors.ParserError as error:
-        match = _FIELD_COUNT.search(str(error))
-        if match:
-            expected, line, saw = match.groups()
-            raise DataError(f"{path}: line {line}: wrong column count: expected {expected} fields, saw {saw} "
-                            "(use --skip-bad-rows to drop such rows)") from None
-        raise DataError(f"{path}: cannot parse: {error}") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not valid {encoding} text near byte {error.start}") from None
+        with path.open(encoding=encoding, newline="") as handle:
+            if header:
+                handle.readline()
+                line_number = 1
+            while True:
+                try:
+                    lines = list(itertools.islice(handle, chunk_rows))
+                except UnicodeDecodeError as error:
+                    raise DataError(f"{path}: after line {line_number}: not valid {encoding} text near byte "
+                                    f"{error.start} of a chunk") from None
+                if not lines:
+                    break
+                numbers = np.arange(line_number + 1, line_number + 1 + len(lines))
+                line_number += len(lines)
+                report.rows_read += len(lines)
+                progress.update(len(lines))
+                counts = field_counts(lines, sep)
+                keep = report.reject_lines(
+                    counts != len(names), numbers, "wrong field count",
+                    lambda i: f"expected {len(names)} fields, found {counts[i]} in {lines[i].rstrip()[:80]!r}")
+                kept = [line for line, ok in zip(lines, keep) if ok]
+                if not kept:
+                    continue
+                yield _parse(kept, names, sep, usecols), numbers[keep]
     finally:
         progress.close()
-    if skipped_lines:
-        report.skipped["wrong column count"] += len(skipped_lines)
-        report.rows_read += len(skipped_lines)
+
+
+def _parse(lines: list[str], names: list[str], sep: str, usecols: list[str] | None) -> pd.DataFrame:
+    """Lines already checked to hold ``len(names)`` fields -> string columns (missing values as NaN)."""
+    text = io.StringIO("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    if len(sep) == 1:
+        return pd.read_csv(text, sep=sep, names=names, header=None, index_col=False, dtype=str,
+                           skip_blank_lines=False, usecols=usecols, engine="c")
+    return pd.read_csv(text, sep=re.escape(sep), names=names, header=None, index_col=False, dtype=str,
+                       skip_blank_lines=False, usecols=usecols, engine="python")

@@ -27,6 +27,11 @@ class RowReport:
     rows_kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     duplicates: int = 0
+    skippable: bool = True  # False for side files (item and user tables), which must be whole
+
+    @property
+    def _hint(self) -> str:
+        return " (use --skip-bad-rows to drop such rows)" if self.skippable else ""
 
     def reject(self, mask: np.ndarray, lines: np.ndarray, category: str, column: str, values: pd.Series) -> np.ndarray:
         """Handle rows where ``mask`` is True; returns the mask of rows to keep."""
@@ -36,8 +41,18 @@ class RowReport:
         if not self.skip_bad_rows:
             raise DataError(
                 f"{self.source}: line {int(lines[first])}: {category} in column '{column}': "
-                f"{values.iloc[first]!r} (use --skip-bad-rows to drop such rows)"
+                f"{values.iloc[first]!r}{self._hint}"
             )
+        self.skipped[category] += int(mask.sum())
+        return ~mask
+
+    def reject_lines(self, mask: np.ndarray, lines: np.ndarray, category: str, describe) -> np.ndarray:
+        """Like ``reject`` for whole rows; ``describe(i)`` words the problem of row ``i``."""
+        if not mask.any():
+            return ~mask
+        first = int(np.flatnonzero(mask)[0])
+        if not self.skip_bad_rows:
+            raise DataError(f"{self.source}: line {int(lines[first])}: {category}: {describe(first)}{self._hint}")
         self.skipped[category] += int(mask.sum())
         return ~mask
 
@@ -72,8 +87,16 @@ def parse_numbers(frame: pd.DataFrame, columns, lines, report: RowReport) -> tup
     return frame[keep], lines[keep]
 
 
-def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport, *, unit: str = "s"):
-    """Timestamp column to float seconds; ``unit``: s, ms or iso (any datetime text)."""
+MIN_TIMESTAMP = 0.0  # 1970-01-01: earlier values are taken for garbage
+MAX_TIMESTAMP = 4_102_444_800.0  # 2100-01-01
+
+
+def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport, *, unit: str = "s",
+                     bounds: tuple[float, float] = (MIN_TIMESTAMP, MAX_TIMESTAMP)):
+    """Timestamp column to float seconds; ``unit``: s, ms or iso (any datetime text).
+
+    Unparsable, non-finite or implausible values (outside ``bounds``, seconds since the epoch) are bad rows.
+    """
     frame = frame.copy()
     raw = frame[column]
     if unit == "iso":
@@ -81,7 +104,23 @@ def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport,
         seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     else:
         seconds = pd.to_numeric(raw, errors="coerce") / (1000.0 if unit == "ms" else 1.0)
-    bad = seconds.isna().to_numpy()
+    values = seconds.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values)
     keep = report.reject(bad, lines, "unparsable timestamp", column, raw)
+    low, high = bounds
+    implausible = keep & ~bad & ((values < low) | (values > high))
+    keep &= report.reject(implausible, lines, f"implausible timestamp (allowed {low:g} to {high:g} seconds since "
+                          "1970; see --min-timestamp/--max-timestamp)", column, raw)
     frame[column] = seconds
+    return frame[keep], lines[keep]
+
+
+def check_ids(frame: pd.DataFrame, columns, lines, report: RowReport, *, pattern: str = r"\d+",
+              what: str = "an integer id") -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows whose id columns do not fully match ``pattern`` (after stripping) are bad rows."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column in columns:
+        values = frame[column].astype(str).str.strip()
+        bad = ~values.str.fullmatch(pattern).to_numpy(dtype=bool)
+        keep &= report.reject(bad & keep, lines, f"unparsable id (expected {what})", column, frame[column])
     return frame[keep], lines[keep]
