@@ -13,7 +13,7 @@ import traceback
 
 from recmodel.cli import audit, data, serve, site
 from recmodel.config import ConfigError
-from recmodel.data.schema import DataError
+from recmodel.errors import DataError
 
 
 def main(argv: list[str] | None = None) -> int:

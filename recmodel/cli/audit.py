@@ -11,7 +11,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
 
 
 def register(commands) -> None:
@@ -32,6 +31,8 @@ def _fmt(value) -> str:
 
 
 def run(args) -> int:
+    from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
+
     public_key = None
     if args.public_key:
         public_key = Path(args.public_key).read_text(encoding="ascii")

@@ -10,8 +10,8 @@ from pathlib import Path
 from recmodel.cli.arguments import positive_int
 from recmodel.cli.output import write_parquet_atomically
 from recmodel.cli.output_paths import checked_output
-from recmodel.data.importers.rows import MAX_TIMESTAMP, MIN_TIMESTAMP
-from recmodel.data.schema import DataError
+from recmodel.data.bounds import MAX_TIMESTAMP, MIN_TIMESTAMP
+from recmodel.errors import DataError
 
 FORCE_HELP = "replace an existing output (atomically, once the new one is complete)"
 

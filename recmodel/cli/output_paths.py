@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from recmodel.data.schema import DataError
+from recmodel.errors import DataError
 
 
 def _overlaps(out: Path, source: Path) -> str | None:

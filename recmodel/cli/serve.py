@@ -5,10 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from tqdm import tqdm
-
 from recmodel.cli.arguments import positive_int
 from recmodel.cli.output import write_parquet_atomically
 from recmodel.cli.output_paths import checked_output
@@ -43,10 +39,14 @@ def register(commands) -> None:
 
 
 def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
     return tqdm(total=total, desc=desc, unit=" users", file=sys.stderr, disable=not sys.stderr.isatty())
 
 
 def run_recommend(args) -> int:
+    import numpy as np
+    import pandas as pd
     import torch
 
     from recmodel.data.examples import candidates_batch
@@ -94,6 +94,9 @@ def run_recommend(args) -> int:
 
 
 def run_profile(args) -> int:
+    import numpy as np
+    import pandas as pd
+
     from recmodel.data.schema import DataError
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
@@ -137,6 +140,8 @@ def run_profile(args) -> int:
 
 
 def _category_names(catalogue, rows: int) -> list[str]:
+    import pandas as pd
+
     """Hashed category row -> the source's category name(s) that map to it."""
     names = [f"row{r}" for r in range(rows)]
     table = pd.DataFrame({"row": catalogue.category_rows, "name": catalogue.categories}).drop_duplicates()
@@ -145,7 +150,10 @@ def _category_names(catalogue, rows: int) -> list[str]:
     return names
 
 
-def _segment_summary(segments, k: int, interest, names, value) -> pd.DataFrame:
+def _segment_summary(segments, k: int, interest, names, value):
+    import numpy as np
+    import pandas as pd
+
     rows = []
     for s in range(k):
         members = segments == s

@@ -6,7 +6,7 @@ last signed head (nothing is forgotten) and records the acknowledgement.
 
 from __future__ import annotations
 
-from recmodel.data.schema import DataError
+from recmodel.errors import DataError
 
 
 def register(commands) -> None:

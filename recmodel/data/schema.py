@@ -16,14 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recmodel.errors import DataError  # noqa: F401  (re-exported: recmodel.data.schema.DataError)
+
 REQUIRED_COLUMNS = ("user_id", "item_id", "event", "timestamp")
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
 EVENT_LEVEL = {name: level for level, name in enumerate(EVENT_TYPES)}
 USER_ATTRIBUTE_PREFIX = "user_"
-
-
-class DataError(ValueError):
-    """An events file or table cannot be used; the message names file and problem."""
 
 
 def user_attribute_columns(events: pd.DataFrame) -> list[str]:

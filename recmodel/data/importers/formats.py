@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from recmodel.data.importers.reading import DEFAULT_CHUNK_ROWS, read_delimited, read_header
-from recmodel.data.importers.rows import (MAX_TIMESTAMP, MIN_TIMESTAMP, RowReport, check_ids, parse_numbers,
-                                          parse_timestamps, require_present)
+from recmodel.data.bounds import MAX_TIMESTAMP, MIN_TIMESTAMP
+from recmodel.data.importers.rows import RowReport, check_ids, parse_numbers, parse_timestamps, require_present
 from recmodel.data.importers.writer import AtomicEventsWriter
 from recmodel.data.schema import EVENT_TYPES, DataError
 

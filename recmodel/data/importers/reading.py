@@ -41,11 +41,8 @@ def read_header(path: Path, *, sep: str = ",", encoding: str = "utf-8") -> list[
     """The column names on the first line of ``path``."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    try:
-        with path.open(encoding=encoding, newline="") as handle:
-            first = handle.readline()
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: line 1: not valid {encoding} text near byte {error.start}") from None
+    with path.open("rb") as handle:
+        first = _decoded([handle.readline()], path, encoding, first_line=1)[0]
     if not first.strip():
         raise DataError(f"{path}: empty file (no header line)")
     return next(csv.reader([first.rstrip("\r\n")], delimiter=sep))
@@ -69,18 +66,15 @@ def read_delimited(
                     disable=not sys.stderr.isatty())
     line_number = 0
     try:
-        with path.open(encoding=encoding, newline="") as handle:
+        with path.open("rb") as handle:
             if header:
                 handle.readline()
                 line_number = 1
             while True:
-                try:
-                    lines = list(itertools.islice(handle, chunk_rows))
-                except UnicodeDecodeError as error:
-                    raise DataError(f"{path}: after line {line_number}: not valid {encoding} text near byte "
-                                    f"{error.start} of a chunk") from None
-                if not lines:
+                raw = list(itertools.islice(handle, chunk_rows))
+                if not raw:
                     break
+                lines = _decoded(raw, path, encoding, first_line=line_number + 1)
                 numbers = np.arange(line_number + 1, line_number + 1 + len(lines))
                 line_number += len(lines)
                 report.rows_read += len(lines)
@@ -95,6 +89,20 @@ def read_delimited(
                 yield _parse(kept, names, sep, usecols), numbers[keep]
     finally:
         progress.close()
+
+
+def _decoded(raw: list[bytes], path: Path, encoding: str, *, first_line: int) -> list[str]:
+    """Decode physical lines; the first undecodable one stops the import with its line number."""
+    try:
+        return [line.decode(encoding) for line in raw]
+    except UnicodeDecodeError:
+        for offset, line in enumerate(raw):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}: line {first_line + offset}: not valid {encoding} text at byte "
+                                f"{error.start} of the line") from None
+        raise
 
 
 def _parse(lines: list[str], names: list[str], sep: str, usecols: list[str] | None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from recmodel.data.bounds import MAX_TIMESTAMP, MIN_TIMESTAMP
 from recmodel.data.schema import DataError
 
 
@@ -87,8 +88,6 @@ def parse_numbers(frame: pd.DataFrame, columns, lines, report: RowReport) -> tup
     return frame[keep], lines[keep]
 
 
-MIN_TIMESTAMP = 0.0  # 1970-01-01: earlier values are taken for garbage
-MAX_TIMESTAMP = 4_102_444_800.0  # 2100-01-01
 
 
 def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport, *, unit: str = "s",
