@@ -35,6 +35,7 @@ class RunConfig:
     """Every hyperparameter of a run; field ``foo_bar`` is TOML key ``foo-bar``."""
 
     num_server_rounds: int
+    min_partners: int
     local_epochs: int
     learning_rate: float
     momentum: float
@@ -121,7 +122,7 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ``ConfigError`` for the first unusable value."""
-        _positive_int(self, "num_server_rounds", "local_epochs", "batch_size",
+        _positive_int(self, "num_server_rounds", "min_partners", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")

@@ -25,6 +25,10 @@ app = ServerApp()
 NODE_WAIT_SECONDS = 120
 
 
+class RunFailed(RuntimeError):
+    """At least one round had fewer successful partners than ``min-partners`` (raised after the artifacts)."""
+
+
 def _connected_nodes(grid: Grid) -> int:
     deadline = time.time() + NODE_WAIT_SECONDS
     while not (nodes := list(grid.get_node_ids())) and time.time() < deadline:
@@ -98,19 +102,30 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
     if config.personalise:
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k)
-    write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
-                          strategy.central_privacy_spent(), personalisation)
+    status = write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
+                                   strategy.central_privacy_spent(), personalisation)
+    if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
+        raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
+                        f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent,
-                          personalisation=None) -> None:
+                          personalisation=None) -> str:
+    """Model, summary, plots and privacy report; returns the run status (``succeeded`` or ``failed``)."""
     k = config.top_k
+    status = "failed" if recorder.failed_rounds else "succeeded"
+    if recorder.failed_rounds:
+        end_reason += f"; FAILED rounds {sorted(recorder.failed_rounds)} (fewer than min-partners={config.min_partners} " \
+                      "partners trained)"
     run.save_model(final_arrays.to_torch_state_dict(), spec, config)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
     final = evaluated[-1] if evaluated else {"central": None, "federated": None}
     run.write_json("summary.json", {
         "run_name": run.name,
+        "status": status,
         "end_reason": end_reason,
+        "failed_rounds": {str(r): why for r, why in sorted(recorder.failed_rounds.items())},
+        "partner_failures": {str(r): failures for r, failures in sorted(recorder.partner_failures.items())},
         "metrics": final["central"] or final["federated"] or {},
         "profiles": config.profiles,
         "federated_metrics": final["federated"],
@@ -134,4 +149,5 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, e
     if config.dp or config.central_dp:
         write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason,
                                                     central_spent=central_spent))
-    print(f"fedrec run finished ({end_reason}); artifacts in {run.path}", flush=True)
+    print(f"fedrec run {status} ({end_reason}); artifacts in {run.path}", flush=True)
+    return status

@@ -66,6 +66,8 @@ class RoundRecorder:
     baseline: dict
     rows: list[dict] = field(default_factory=list)
     partners: dict[str, PartnerState] = field(default_factory=dict)
+    failed_rounds: dict[int, str] = field(default_factory=dict)  # round -> why it failed
+    partner_failures: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> {partner: reason}
     _pending: dict = field(default_factory=dict)
     _round: int = 0
 
@@ -130,10 +132,16 @@ class RoundRecorder:
         state.messages.append(f"round {server_round}: {reason}")
         print(f"round {server_round}: {reason} It is left out of later rounds.", flush=True)
 
+    def round_failed(self, server_round: int, reason: str) -> None:
+        """Fewer partners than ``min-partners`` trained: the round does not count."""
+        self.failed_rounds[server_round] = reason
+        print(f"round {server_round}: FAILED: {reason}", flush=True)
+
     def partner_failed(self, server_round: int, node_id: int, reason: str) -> None:
         state = self._partner(self._name_of_node(node_id, reason))
         state.node_id = node_id
         state.messages.append(f"round {server_round}: failed: {reason}")
+        self.partner_failures.setdefault(server_round, {})[state.name] = reason
         print(f"round {server_round}: partner '{state.name}' failed and is left out of this round's "
               f"average: {reason}", flush=True)
 

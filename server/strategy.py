@@ -35,10 +35,12 @@ class NoPartnerCanTrain(Exception):
 
 
 class BudgetAwareStrategy(Strategy):
-    def __init__(self, inner: Strategy, recorder: RoundRecorder, *, needs_every_partner: bool = False) -> None:
+    def __init__(self, inner: Strategy, recorder: RoundRecorder, *, needs_every_partner: bool = False,
+                 min_partners: int = 1) -> None:
         self.inner = inner
         self.recorder = recorder
         self.needs_every_partner = needs_every_partner
+        self.min_partners = min_partners
         self.exhausted_nodes: set[int] = set()
         self.latest_arrays: ArrayRecord | None = None
 
@@ -70,6 +72,11 @@ class BudgetAwareStrategy(Strategy):
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
         self._note_failures(server_round, replies)
+        trained = sum(not reply.has_error() for reply in replies)
+        if trained < self.min_partners:
+            self.recorder.round_failed(server_round, f"{trained} partner(s) trained, fewer than min-partners="
+                                                    f"{self.min_partners}; the global model keeps its previous weights")
+            return None, None
         arrays, metrics = self.inner.aggregate_train(server_round, replies)
         if arrays is not None:
             self.latest_arrays = arrays
@@ -115,4 +122,5 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -
         ))
         inner = DifferentialPrivacyServerSideFixedClipping(
             inner, config.central_noise_multiplier, config.central_clipping_norm, num_nodes, accountant=accountant)
-    return BudgetAwareStrategy(inner, recorder, needs_every_partner=config.central_dp)
+    return BudgetAwareStrategy(inner, recorder, needs_every_partner=config.central_dp,
+                               min_partners=config.min_partners)

@@ -11,7 +11,7 @@ import argparse
 import sys
 import traceback
 
-from recmodel.cli import audit, data, serve, site
+from recmodel.cli import audit, data, run, serve, site
 from recmodel.config import ConfigError
 from recmodel.errors import DataError
 
@@ -19,6 +19,7 @@ from recmodel.errors import DataError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fedrec", description="fedrec: federated DP recommendation tools")
     commands = parser.add_subparsers(dest="command", required=True)
+    run.register(commands)
     audit.register(commands)
     data.register(commands)
     serve.register(commands)

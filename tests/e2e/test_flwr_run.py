@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,27 +10,8 @@ from pathlib import Path
 import pytest
 
 from recmodel.privacy.ledger import entry_hash
+from tests.e2e.conftest import FLWR, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-FLWR = Path(sys.executable).parent / "flwr"
-
-
-def _superlink_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "flower-superlink"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
-
-
-@pytest.fixture
-def flwr_env(tmp_path):
-    """Isolated FLWR_HOME, no runtime dependency install; stops the SuperLink it started."""
-    before = _superlink_pids()
-    env = dict(os.environ, FLWR_HOME=str(tmp_path / "flwr-home"), FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1")
-    yield env
-    for pid in _superlink_pids() - before:
-        try:
-            os.killpg(os.getpgid(pid), signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 TINY_RUN = "synthetic-users=160 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256"

@@ -1,0 +1,76 @@
+"""fedrec run [APP] [SUPERLINK] [--run-config ...] [--federation-config ...]: flwr run, with an honest exit status.
+
+``flwr run --stream`` exits 0 even when the ServerApp fails. This wrapper runs
+it, streams its output, then asks the SuperLink for the run's final status
+(``flwr ls --run-id``) and exits 0 only for ``finished:completed``; a failed
+or stopped run (for fedrec: a round with fewer than ``min-partners``
+successful partners, a bad configuration, a crash) exits 1. It sets
+``FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1`` unless the environment
+sets it, so the local SuperLink runs the app in the current environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+RUN_ID = re.compile(r"run_id `?(\d+)`?")
+
+
+def register(commands) -> None:
+    run = commands.add_parser("run", help="flwr run --stream, exiting non-zero when the run fails",
+                              description=__doc__)
+    run.add_argument("app", nargs="?", default=".", help="the Flower app directory (default: .)")
+    run.add_argument("superlink", nargs="?", help="SuperLink connection name (default: flwr's default)")
+    run.add_argument("--run-config", help='overrides of [tool.flwr.app.config], e.g. "num-server-rounds=3"')
+    run.add_argument("--federation-config", help='e.g. "num-supernodes=5" (simulation)')
+    run.set_defaults(handler=run_flwr)
+
+
+def run_flwr(args) -> int:
+    from recmodel.errors import DataError
+
+    flwr = shutil.which("flwr", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if flwr is None:
+        raise DataError("the flwr command is not installed in this environment (pip install -e .)")
+    env = dict(os.environ)
+    env.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
+    target = [args.app] + ([args.superlink] if args.superlink else [])
+    command = [flwr, "run", *target, "--stream"]
+    if args.run_config:
+        command += ["--run-config", args.run_config]
+    if args.federation_config:
+        command += ["--federation-config", args.federation_config]
+    run_id = None
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            if run_id is None and (match := RUN_ID.search(line)):
+                run_id = int(match.group(1))
+    if process.returncode != 0:
+        print(f"fedrec: error: flwr run exited with status {process.returncode}", file=sys.stderr)
+        return process.returncode
+    if run_id is None:
+        print("fedrec: error: flwr run printed no run id; the run's outcome is unknown", file=sys.stderr)
+        return 1
+    status = final_status(flwr, run_id, target[1:], env)
+    if status != "finished:completed":
+        print(f"fedrec: error: run {run_id} ended with status {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def final_status(flwr: str, run_id: int, superlink: list[str], env: dict) -> str:
+    """The SuperLink's status of ``run_id`` (e.g. ``finished:completed``, ``finished:failed``)."""
+    listed = subprocess.run([flwr, "ls", *superlink, "--run-id", str(run_id), "--format", "json"], env=env,
+                            capture_output=True, text=True)
+    try:
+        runs = json.loads(listed.stdout)["runs"]
+        return str(runs[0]["status"])
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+        return f"unknown ({(listed.stdout + listed.stderr).strip()[:200]})"

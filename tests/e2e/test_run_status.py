@@ -1,0 +1,42 @@
+"""Runs that fail say so: a simulation whose partners all fail from round 2 exits non-zero, and its summary names them."""
+
+import json
+import time
+
+from recmodel.data.synthetic import SyntheticSpec, generate_events
+from tests.e2e.conftest import fedrec_run
+
+TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
+
+
+def test_a_run_whose_partners_all_fail_from_round_2_exits_non_zero(flwr_env, tmp_path):
+    events = tmp_path / "events.parquet"
+    generate_events(SyntheticSpec(users=160, items=80, categories=6, partners=2, seed=3)).to_parquet(events)
+    out_dir = tmp_path / "runs"
+    run = fedrec_run(flwr_env, tmp_path, f"num-server-rounds=3 {TINY} dataset='{events}' output-dir='{out_dir}' "
+                                         "run-name='failing'", background=True)
+    partners = out_dir / "failing" / "partners"
+    deadline = time.time() + 300
+    while len(list(partners.glob("*/calibration.json"))) < 2:  # both partners loaded their data for round 1
+        assert run.poll() is None and time.time() < deadline, "the run ended before round 1 started"
+        time.sleep(0.05)
+    events.write_bytes(b"this is no longer a Parquet file")  # every later read of the partners' data fails
+    output, _ = run.communicate(timeout=600)
+
+    assert run.returncode == 1, output[-3000:]
+    assert "ended with status finished:failed" in output
+    summary = json.loads((out_dir / "failing" / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert sorted(summary["failed_rounds"]) == ["2", "3"]
+    for failed_round in ("2", "3"):
+        failures = summary["partner_failures"][failed_round]
+        assert sorted(failures) == ["partner-0", "partner-1"]
+        assert all("events.parquet" in reason for reason in failures.values())
+    assert "FAILED rounds [2, 3]" in summary["end_reason"]
+    assert (out_dir / "failing" / "model.pt").exists()  # the round-1 model is kept, and labelled as such
+
+
+def test_a_bad_configuration_stops_before_training_with_one_line_and_exits_non_zero(flwr_env, tmp_path):
+    result = fedrec_run(flwr_env, tmp_path, "target-epsilon=1e6")
+    assert result.returncode == 1
+    assert "target-epsilon = 1000000.0 is not usable as an epsilon" in result.stdout
