@@ -24,21 +24,32 @@ from recmodel.model.model_file import load_model
 class ServingData:
     config: RunConfig
     model: Recommender
-    catalogue: Catalogue
-    users: Users
+    catalogue: Catalogue  # every item of the site's file
+    users: Users  # every user of the site's file
     summaries: ProfileInputs
     profiles: np.ndarray | None  # [U, P]
+    selected: np.ndarray  # user rows to export [S] (all users, or the requested ones)
+    known_items: np.ndarray  # [N] bool: in the run's training catalogue (all True when the run recorded none)
+
+    @property
+    def unknown_items(self) -> np.ndarray:
+        """Raw ids of the site's items the run never trained on."""
+        return self.catalogue.item_ids[~self.known_items]
+
+    @property
+    def users_without_known_items(self) -> np.ndarray:
+        """Raw ids of users whose every interaction is with an unknown item."""
+        return np.array([self.users.user_ids[u] for u in range(len(self.users))
+                         if not self.known_items[self.users.train_items_of(u)].any()], dtype=object)
 
 
 def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[str] | None = None) -> ServingData:
-    model, run_config = load_model(run_dir)
-    config = RunConfig.from_mapping({**run_config, "dataset": "synthetic", "site-policy": ""})
+    """The run's model and the site's data. Candidates and profiles always come from the whole file, so a
+    user's rows are the same whether exported alone, with others, or in the full export."""
+    saved = load_model(run_dir)
+    model = saved.model
+    config = RunConfig.from_mapping({**saved.run_config, "dataset": "synthetic", "site-policy": ""})
     events = load_events(data_file)
-    if users:
-        unknown = sorted(set(users) - set(events["user_id"].astype(str)))
-        if unknown:
-            raise DataError(f"{data_file}: unknown user id(s) {unknown[:10]}{' ...' if len(unknown) > 10 else ''}")
-        events = events[events["user_id"].astype(str).isin(users)]
     split = split_leave_last_out(events, item_buckets=config.item_buckets, category_buckets=config.category_buckets,
                                  attribute_buckets=config.attribute_buckets, min_interactions=1,
                                  source=str(data_file), holdout=False)
@@ -47,5 +58,15 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
                         f"with {model.spec.dlrm.num_user_attributes}; use data in the training run's schema")
     summaries = summarise(split.catalogue, split.users, category_buckets=config.category_buckets,
                           attribute_buckets=config.attribute_buckets)
+    selected = np.arange(len(split.users))
+    if users:
+        row_of = {str(u): i for i, u in enumerate(split.users.user_ids)}
+        unknown = [u for u in users if u not in row_of]
+        if unknown:
+            raise DataError(f"{data_file}: unknown user id(s) {unknown[:10]}{' ...' if len(unknown) > 10 else ''}")
+        selected = np.array([row_of[u] for u in dict.fromkeys(users)], dtype=np.int64)
+    known = np.ones(len(split.catalogue), dtype=bool)
+    if saved.item_ids is not None:
+        known = np.isin(split.catalogue.item_ids.astype(str), np.asarray(saved.item_ids, dtype=str))
     return ServingData(config, model, split.catalogue, split.users, summaries,
-                       model.user_profiles(summaries.features))
+                       model.user_profiles(summaries.features), selected, known)

@@ -103,21 +103,21 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
-                                   strategy.central_privacy_spent(), personalisation)
+                                   strategy.central_privacy_spent(), personalisation, data.catalogue.item_ids)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent,
-                          personalisation=None) -> str:
+                          personalisation=None, item_ids=None) -> str:
     """Model, summary, plots and privacy report; returns the run status (``succeeded`` or ``failed``)."""
     k = config.top_k
     status = "failed" if recorder.failed_rounds else "succeeded"
     if recorder.failed_rounds:
         end_reason += f"; FAILED rounds {sorted(recorder.failed_rounds)} (fewer than min-partners={config.min_partners} " \
                       "partners trained)"
-    run.save_model(final_arrays.to_torch_state_dict(), spec, config)
+    run.save_model(final_arrays.to_torch_state_dict(), spec, config, item_ids)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
     final = evaluated[-1] if evaluated else {"central": None, "federated": None}
     run.write_json("summary.json", {

@@ -56,9 +56,10 @@ class RunDirectory:
         with (self.path / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(_finite(row), sort_keys=True) + "\n")
 
-    def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig) -> Path:
-        """``model.pt`` (weights only) and ``model.json`` (spec, run config): see ``recmodel.model.model_file``."""
-        return save_model(self.path, state_dict, spec, config.to_mapping())
+    def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig, item_ids=None) -> Path:
+        """``model.pt`` (weights only) and ``model.json`` (spec, run config, catalogue): see ``recmodel.model.model_file``."""
+        return save_model(self.path, state_dict, spec, config.to_mapping(),
+                          None if item_ids is None else list(map(str, item_ids)))
 
 
 def _finite(value):

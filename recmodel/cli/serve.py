@@ -23,6 +23,7 @@ def register(commands) -> None:
     rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
+    rec.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
     rec.set_defaults(handler=run_recommend)
 
     prof = commands.add_parser("profile", help="user profiles, interests and segments with a run's profile model")
@@ -35,7 +36,19 @@ def register(commands) -> None:
                       help="categories listed per user (default: 3)")
     prof.add_argument("--seed", type=int, default=0, help="random seed of the segmentation (default: 0)")
     prof.add_argument("--force", action="store_true", help=FORCE_HELP)
+    prof.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
     prof.set_defaults(handler=run_profile)
+
+
+def report_unknowns(serving, verbose: bool) -> None:
+    """Items of the site's file the run never trained on (not recommended), users with only such items."""
+    items, users = serving.unknown_items, serving.users_without_known_items
+    if len(items) or len(users):
+        print(f"note: {len(items):,} item(s) in --data are not in the run's training catalogue (never recommended); "
+              f"{len(users):,} user(s) interacted only with such items (scored from their attributes alone)")
+        if verbose:
+            print("unknown items: " + ", ".join(map(str, items)))
+            print("users with only unknown items: " + ", ".join(map(str, users)))
 
 
 def _progress(total: int, desc: str):
@@ -57,6 +70,7 @@ def run_recommend(args) -> int:
     users_filter = [u.strip() for u in args.users.split(",")] if args.users else None
     serving = load_for_serving(args.run, args.data, users=users_filter)
     catalogue, users = serving.catalogue, serving.users
+    report_unknowns(serving, args.verbose)
     k = args.top_k
     if not 1 <= k <= len(catalogue):
         raise DataError(f"--top-k must be between 1 and the catalogue size {len(catalogue)} (got {k})")
@@ -65,12 +79,13 @@ def run_recommend(args) -> int:
     block = max(1, PAIRS_PER_BLOCK // len(catalogue))
     items = np.arange(len(catalogue))
     try:
-        with tmp.open("w") as handle, _progress(len(users), "scoring") as bar, torch.no_grad():
+        with tmp.open("w") as handle, _progress(len(serving.selected), "scoring") as bar, torch.no_grad():
             handle.write("user_id,item_id,rank,score\n")
-            for start in range(0, len(users), block):
-                rows = np.arange(start, min(len(users), start + block))
+            for start in range(0, len(serving.selected), block):
+                rows = serving.selected[start:start + block]
                 batch = candidates_batch(catalogue, users, rows, items, serving.config.history_length, serving.profiles)
                 scores = serving.model.dlrm(batch).numpy().astype(np.float64)
+                scores[:, ~serving.known_items] = -np.inf
                 if not args.keep_seen:
                     for i, u in enumerate(rows):
                         scores[i, users.train_items_of(u)] = -np.inf
@@ -89,7 +104,7 @@ def run_recommend(args) -> int:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote top-{k} recommendations for {len(users):,} users to {out}")
+    print(f"wrote top-{k} recommendations for {len(serving.selected):,} users to {out}")
     return 0
 
 
@@ -107,6 +122,7 @@ def run_profile(args) -> int:
     for side in (summary_path, plot_path):
         checked_output(side, inputs=[args.run, args.data], force=args.force, option="--out (beside it)")
     serving = load_for_serving(args.run, args.data)
+    report_unknowns(serving, args.verbose)
     if args.segments > len(serving.users):
         raise DataError(f"--segments {args.segments}: more segments than the {len(serving.users)} users in {args.data}")
     model = serving.model

@@ -6,8 +6,9 @@ A saved model is two files in one directory:
   ``torch.save`` and read with ``torch.load(weights_only=True)``, which
   unpickles tensors and plain containers only: a crafted pickle that tries to
   run code fails to load instead of executing;
-- ``model.json``: the format tag, the model spec (``BundleSpec``) and the run
-  config, as JSON.
+- ``model.json``: the format tag, the model spec (``BundleSpec``), the run
+  config and, where the coordinator knows it (simulation), the catalogue's
+  item ids the model was trained on, as JSON.
 
 Loading checks the format, the spec, the run config's keys, and that every
 tensor's name, shape and dtype is the one the spec builds; anything else ends
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,19 +37,28 @@ class ModelFileError(DataError):
     """A saved model cannot be used; the message names the file and the problem."""
 
 
-def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_config: dict) -> Path:
-    """Write ``model.pt`` (weights) and ``model.json`` (spec, run config) atomically into ``folder``."""
+@dataclass(frozen=True)
+class SavedModel:
+    model: Recommender  # in eval mode
+    run_config: dict
+    item_ids: list[str] | None  # the training catalogue's raw item ids, when the run recorded them
+
+
+def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_config: dict,
+               item_ids: list[str] | None = None) -> Path:
+    """Write ``model.pt`` (weights) and ``model.json`` (spec, run config, catalogue) atomically into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
     _write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
-    document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config}
+    document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config,
+                "catalogue_item_ids": None if item_ids is None else [str(i) for i in item_ids]}
     _write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
     return folder / WEIGHTS_FILE
 
 
-def load_model(path: str | Path) -> tuple[Recommender, dict]:
-    """(model in eval mode, run config mapping) from a run directory or its ``model.pt``."""
+def load_model(path: str | Path) -> SavedModel:
+    """The saved model (eval mode), its run config and catalogue, from a run directory or its ``model.pt``."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     weights_path, spec_path = folder / WEIGHTS_FILE, folder / SPEC_FILE
@@ -75,7 +86,10 @@ def load_model(path: str | Path) -> tuple[Recommender, dict]:
             raise ModelFileError(f"{weights_path}: tensor '{name}' holds NaN or infinite values")
     model.load_state_dict(weights)
     model.eval()
-    return model, document["run_config"]
+    item_ids = document.get("catalogue_item_ids")
+    if item_ids is not None and not (isinstance(item_ids, list) and all(isinstance(i, str) for i in item_ids)):
+        raise ModelFileError(f"{spec_path}: catalogue_item_ids must be a list of strings")
+    return SavedModel(model, document["run_config"], item_ids)
 
 
 def _read_spec(spec_path: Path) -> dict:

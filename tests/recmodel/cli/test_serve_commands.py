@@ -36,7 +36,7 @@ def trained_run(tmp_path_factory):
         run_private_round(model, data.catalogue, data.site_users(0), config, state_dir=folder / "state",
                           partner="p", run_id="r", server_round=server_round, max_epsilon=10.0)
     run = RunDirectory.create(config)
-    run.save_model(model.state_dict(), model.spec, config)
+    run.save_model(model.state_dict(), model.spec, config, item_ids=data.catalogue.item_ids)
     events = generate_events(SyntheticSpec(users=USERS, items=ITEMS, categories=CATEGORIES, partners=1, seed=config.seed))
     events_file = folder / "partner-events.parquet"
     events.to_parquet(events_file, index=False)
@@ -73,6 +73,35 @@ def test_recommend_for_a_user_list_and_unknown_ids(trained_run, tmp_path):
     bad = fedrec("recommend", "--run", run_dir, "--data", events_file, "--out", tmp_path / "x.csv", "--users", "nobody")
     assert bad.returncode == 2 and "unknown user id(s) ['nobody']" in bad.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_subset_export_equals_the_full_export_row_for_row(trained_run, tmp_path):
+    run_dir, events_file, _ = trained_run
+    full, subset = tmp_path / "full.csv", tmp_path / "subset.csv"
+    assert fedrec("recommend", "--run", run_dir, "--data", events_file, "--out", full).returncode == 0
+    for chosen in (["u000000"], ["u000000", "u000002"]):
+        result = fedrec("recommend", "--run", run_dir, "--data", events_file, "--out", subset, "--force",
+                        "--users", ",".join(chosen))
+        assert result.returncode == 0, result.stderr
+        expected = pd.read_csv(full, dtype={"user_id": str, "item_id": str})
+        expected = expected[expected["user_id"].isin(chosen)].reset_index(drop=True)
+        got = pd.read_csv(subset, dtype={"user_id": str, "item_id": str})
+        assert len(got) == 10 * len(chosen)
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_items_the_run_never_trained_on_are_counted_and_never_recommended(trained_run, tmp_path):
+    run_dir, _, events = trained_run
+    extra = events.head(3).assign(item_id="brand-new-item", user_id=["u000001", "u000001", "newcomer"])
+    data = tmp_path / "with-new.parquet"
+    pd.concat([events, extra], ignore_index=True).to_parquet(data, index=False)
+    out = tmp_path / "recs.csv"
+    result = fedrec("recommend", "--run", run_dir, "--data", data, "--out", out, "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert "note: 1 item(s) in --data are not in the run's training catalogue" in result.stdout
+    assert "1 user(s) interacted only with such items" in result.stdout
+    assert "unknown items: brand-new-item" in result.stdout and "newcomer" in result.stdout
+    assert "brand-new-item" not in set(pd.read_csv(out, dtype=str)["item_id"])
 
 
 def test_profile_segments_group_users_with_similar_latent_interests(trained_run, tmp_path):

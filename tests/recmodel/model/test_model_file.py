@@ -36,9 +36,10 @@ def saved(tmp_path, tiny_spec, tiny_config):
 
 def test_a_saved_model_loads_back_identically(saved):
     folder, model = saved
-    loaded, run_config = load_model(folder)
-    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
-    assert run_config["embedding-dim"] == model.spec.dlrm.embedding_dim
+    saved_model = load_model(folder)
+    assert all(torch.equal(saved_model.model.state_dict()[k], v) for k, v in model.state_dict().items())
+    assert saved_model.run_config["embedding-dim"] == model.spec.dlrm.embedding_dim
+    assert saved_model.item_ids is None
     assert json.loads((folder / "model.json").read_text())["format"] == "fedrec-model/1"
 
 
