@@ -14,6 +14,7 @@ from recmodel.data.federated import FederatedData, check_sites_can_train, load_f
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
+from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
@@ -40,6 +41,7 @@ def _connected_nodes(grid: Grid) -> int:
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
+    stop_when_orphaned()
     try:
         config = RunConfig.from_mapping(context.run_config)
         num_nodes = _connected_nodes(grid)
@@ -111,9 +113,17 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent,
                           personalisation=None, item_ids=None) -> str:
-    """Model, summary, plots and privacy report; returns the run status (``succeeded`` or ``failed``)."""
+    """Model, summary, plots and privacy report; returns the run status.
+
+    ``failed``: a round had fewer than ``min-partners`` successful partners;
+    ``degraded``: every round had enough, but some partner failed some round;
+    ``succeeded``: no failure.
+    """
     k = config.top_k
-    status = "failed" if recorder.failed_rounds else "succeeded"
+    status = "failed" if recorder.failed_rounds else "degraded" if recorder.partner_failures else "succeeded"
+    if recorder.partner_failures:
+        end_reason += "; partner failures: " + "; ".join(
+            f"round {r}: {', '.join(sorted(failures))}" for r, failures in sorted(recorder.partner_failures.items()))
     if recorder.failed_rounds:
         end_reason += f"; FAILED rounds {sorted(recorder.failed_rounds)} (fewer than min-partners={config.min_partners} " \
                       "partners trained)"

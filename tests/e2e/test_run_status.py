@@ -1,10 +1,13 @@
 """Runs that fail say so: a simulation whose partners all fail from round 2 exits non-zero, and its summary names them."""
 
 import json
+import os
+import signal
 import time
+from pathlib import Path
 
 from recmodel.data.synthetic import SyntheticSpec, generate_events
-from tests.e2e.conftest import fedrec_run
+from tests.e2e.conftest import fedrec_run, processes_started_with
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 
@@ -40,3 +43,33 @@ def test_a_bad_configuration_stops_before_training_with_one_line_and_exits_non_z
     result = fedrec_run(flwr_env, tmp_path, "target-epsilon=1e6")
     assert result.returncode == 1
     assert "target-epsilon = 1000000.0 is not usable as an epsilon" in result.stdout
+
+
+def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_env, tmp_path):
+    out_dir = tmp_path / "runs"
+    run = fedrec_run(flwr_env, tmp_path, f"num-server-rounds=20 {TINY} synthetic-users=400 output-dir='{out_dir}' "
+                                         "run-name='orphan'", background=True)
+    try:
+        partners = out_dir / "orphan" / "partners"
+        deadline = time.time() + 300
+        while not list(partners.glob("*/calibration.json")):  # partners are training
+            assert run.poll() is None and time.time() < deadline, "the run ended before training started"
+            time.sleep(0.1)
+        home = Path(flwr_env["FLWR_HOME"])
+        superlinks = [pid for pid in processes_started_with(home) if b"flower-superlink" in _cmdline(pid)]
+        assert len(superlinks) == 1
+        os.kill(superlinks[0], signal.SIGKILL)
+        deadline = time.time() + 60
+        while (left := [p for p in processes_started_with(home) if p != run.pid]) and time.time() < deadline:
+            time.sleep(0.5)
+        assert not left, [_cmdline(p) for p in left]  # no simulation process, no Ray worker still training
+    finally:
+        run.kill()
+        run.communicate()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""

@@ -65,7 +65,7 @@ def test_calibration_that_cannot_reach_the_target_stops_with_a_reason():
     from recmodel.privacy.accounting import calibrate_noise_multiplier
 
     with pytest.raises(ValueError, match="cannot reach target-epsilon 0.01 at delta 1e-05: even noise multiplier"):
-        calibrate_noise_multiplier(target_epsilon=0.01, delta=1e-5, sample_rate=1.0, steps=20_000, accountant="prv")
+        calibrate_noise_multiplier(target_epsilon=0.01, delta=1e-5, sample_rate=1.0, steps=20_000, accountant="rdp")
 
 
 def test_missing_key_is_reported():

@@ -104,6 +104,15 @@ def test_items_the_run_never_trained_on_are_counted_and_never_recommended(traine
     assert "brand-new-item" not in set(pd.read_csv(out, dtype=str)["item_id"])
 
 
+def test_more_segments_than_users_is_refused_in_one_line(trained_run, tmp_path):
+    run_dir, events_file, _ = trained_run
+    result = fedrec("profile", "--run", run_dir, "--data", events_file, "--out", tmp_path / "p.parquet",
+                    "--segments", 1000)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"--segments 1000: more segments than the {USERS} users" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_profile_segments_group_users_with_similar_latent_interests(trained_run, tmp_path):
     run_dir, events_file, events = trained_run
     out = tmp_path / "profiles.parquet"
