@@ -58,7 +58,7 @@ def read_side_table(path: Path, *, names: list[str], sep: str, header: bool = Fa
     for chunk, lines in read_delimited(path, names=names, sep=sep, header=header, report=report, encoding=encoding):
         chunk, lines = require_present(chunk, list(id_columns), lines, report)
         chunk, lines = check_ids(chunk, id_columns, lines, report)
-        chunk, lines = check_ids(chunk, flag_columns, lines, report, pattern="[01]", what="0 or 1")
+        chunk, lines = check_ids(chunk, flag_columns, lines, report, allowed=("0", "1"), what="0 or 1")
         frames.append(chunk)
     if not frames:
         raise DataError(f"{path}: no rows")

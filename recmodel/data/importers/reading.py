@@ -27,13 +27,24 @@ from recmodel.data.schema import DataError
 DEFAULT_CHUNK_ROWS = 500_000
 
 
-def field_counts(lines: list[str], sep: str) -> np.ndarray:
-    """Fields per line [n]: separators + 1, or the csv module's count for lines with quotes."""
-    text = pd.Series(lines, dtype=object).str.rstrip("\r\n")
-    counts = text.str.count(re.escape(sep)).to_numpy() + 1
-    if len(sep) == 1:
-        for i in np.flatnonzero(text.str.contains('"', regex=False).to_numpy()):
-            counts[i] = len(next(csv.reader([text.iloc[i]], delimiter=sep), []))
+def field_counts(raw: list[bytes], block: bytes, sep: str, encoding: str) -> np.ndarray:
+    """Fields per physical line [n] of ``raw`` (``block`` is ``b"".join(raw)``): separators + 1, or the csv
+    module's count for lines with quotes. Single-byte separators are counted on the bytes with numpy."""
+    sep_bytes = sep.encode(encoding)
+    if len(sep_bytes) == 1:
+        data = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10) + 1
+        if len(ends) < len(raw):  # the last line has no newline
+            ends = np.append(ends, len(data))
+        seps = np.concatenate([[0], np.cumsum(data == sep_bytes[0])])
+        counts = np.diff(np.concatenate([[0], seps[ends]])) + 1
+    else:
+        counts = np.array([line.count(sep_bytes) + 1 for line in raw])
+    if len(sep_bytes) == 1 and b'"' in block:
+        for i, line in enumerate(raw):
+            if b'"' in line:
+                text = line.decode(encoding).rstrip("\r\n")
+                counts[i] = len(next(csv.reader([text], delimiter=sep), []))
     return counts
 
 
@@ -42,7 +53,9 @@ def read_header(path: Path, *, sep: str = ",", encoding: str = "utf-8") -> list[
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     with path.open("rb") as handle:
-        first = _decoded([handle.readline()], path, encoding, first_line=1)[0]
+        raw = handle.readline()
+    _check_decodes([raw], path, encoding, first_line=1)
+    first = raw.decode(encoding)
     if not first.strip():
         raise DataError(f"{path}: empty file (no header line)")
     return next(csv.reader([first.rstrip("\r\n")], delimiter=sep))
@@ -74,27 +87,30 @@ def read_delimited(
                 raw = list(itertools.islice(handle, chunk_rows))
                 if not raw:
                     break
-                lines = _decoded(raw, path, encoding, first_line=line_number + 1)
-                numbers = np.arange(line_number + 1, line_number + 1 + len(lines))
-                line_number += len(lines)
-                report.rows_read += len(lines)
-                progress.update(len(lines))
-                counts = field_counts(lines, sep)
+                block = b"".join(raw)
+                _check_decodes(raw, path, encoding, first_line=line_number + 1, block=block)
+                numbers = np.arange(line_number + 1, line_number + 1 + len(raw))
+                line_number += len(raw)
+                report.rows_read += len(raw)
+                progress.update(len(raw))
+                counts = field_counts(raw, block, sep, encoding)
                 keep = report.reject_lines(
                     counts != len(names), numbers, "wrong field count",
-                    lambda i: f"expected {len(names)} fields, found {counts[i]} in {lines[i].rstrip()[:80]!r}")
-                kept = [line for line, ok in zip(lines, keep) if ok]
-                if not kept:
+                    lambda i: f"expected {len(names)} fields, found {counts[i]} in "
+                              f"{raw[i].decode(encoding).rstrip()[:80]!r}")
+                if not keep.all():
+                    block = b"".join(line for line, ok in zip(raw, keep) if ok)
+                if not block:
                     continue
-                yield _parse(kept, names, sep, usecols), numbers[keep]
+                yield _parse(block, names, sep, usecols, encoding), numbers[keep]
     finally:
         progress.close()
 
 
-def _decoded(raw: list[bytes], path: Path, encoding: str, *, first_line: int) -> list[str]:
-    """Decode physical lines; the first undecodable one stops the import with its line number."""
+def _check_decodes(raw: list[bytes], path: Path, encoding: str, *, first_line: int, block: bytes | None = None) -> None:
+    """The first undecodable physical line stops the import with its line number."""
     try:
-        return [line.decode(encoding) for line in raw]
+        (b"".join(raw) if block is None else block).decode(encoding)
     except UnicodeDecodeError:
         for offset, line in enumerate(raw):
             try:
@@ -105,11 +121,11 @@ def _decoded(raw: list[bytes], path: Path, encoding: str, *, first_line: int) ->
         raise
 
 
-def _parse(lines: list[str], names: list[str], sep: str, usecols: list[str] | None) -> pd.DataFrame:
+def _parse(block: bytes, names: list[str], sep: str, usecols: list[str] | None, encoding: str) -> pd.DataFrame:
     """Lines already checked to hold ``len(names)`` fields -> string columns (missing values as NaN)."""
-    text = io.StringIO("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    block = io.BytesIO(block if block.endswith(b"\n") else block + b"\n")
+    options = dict(names=names, header=None, index_col=False, dtype=str, skip_blank_lines=False, usecols=usecols,
+                   encoding=encoding)
     if len(sep) == 1:
-        return pd.read_csv(text, sep=sep, names=names, header=None, index_col=False, dtype=str,
-                           skip_blank_lines=False, usecols=usecols, engine="c")
-    return pd.read_csv(text, sep=re.escape(sep), names=names, header=None, index_col=False, dtype=str,
-                       skip_blank_lines=False, usecols=usecols, engine="python")
+        return pd.read_csv(block, sep=sep, engine="c", **options)
+    return pd.read_csv(block, sep=re.escape(sep), engine="python", **options)

@@ -114,12 +114,13 @@ def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport,
     return frame[keep], lines[keep]
 
 
-def check_ids(frame: pd.DataFrame, columns, lines, report: RowReport, *, pattern: str = r"\d+",
+def check_ids(frame: pd.DataFrame, columns, lines, report: RowReport, *, allowed: tuple[str, ...] = (),
               what: str = "an integer id") -> tuple[pd.DataFrame, np.ndarray]:
-    """Rows whose id columns do not fully match ``pattern`` (after stripping) are bad rows."""
+    """Rows whose id columns (stripped) are not digits only, or not one of ``allowed`` when given, are bad rows."""
     keep = np.ones(len(frame), dtype=bool)
     for column in columns:
         values = frame[column].astype(str).str.strip()
-        bad = ~values.str.fullmatch(pattern).to_numpy(dtype=bool)
+        valid = values.isin(allowed) if allowed else values.str.isdigit() & values.str.isascii()
+        bad = ~valid.to_numpy(dtype=bool)
         keep &= report.reject(bad & keep, lines, f"unparsable id (expected {what})", column, frame[column])
     return frame[keep], lines[keep]
