@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_parquet_atomically(frame, target: Path) -> None:
-    """Write ``frame`` to a hidden temporary file beside ``target``, then rename it onto ``target``."""
+def write_atomically(target: Path, write) -> None:
+    """Call ``write(tmp)`` for a hidden temporary file beside ``target``, then rename it onto ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
     try:
-        frame.to_parquet(tmp, index=False)
+        write(tmp)
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_parquet_atomically(frame, target: Path) -> None:
+    """Write ``frame`` as Parquet to ``target``, whole or not at all."""
+    write_atomically(target, lambda tmp: frame.to_parquet(tmp, index=False))

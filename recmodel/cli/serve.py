@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from recmodel.cli.arguments import positive_int
-from recmodel.cli.output import write_parquet_atomically
+from recmodel.cli.output import write_atomically, write_parquet_atomically
 from recmodel.cli.output_paths import checked_output
 
 FORCE_HELP = "replace existing outputs (atomically, once the new ones are complete)"
@@ -149,8 +149,8 @@ def run_profile(args) -> int:
     table = pd.concat([table, value], axis=1)
     write_parquet_atomically(table, out)
     summary = _segment_summary(segments, args.segments, interest, names, value)
-    summary.to_csv(summary_path, index=False)
-    _plot_segments(embedding, segments, plot_path)
+    write_atomically(summary_path, lambda tmp: summary.to_csv(tmp, index=False))
+    write_atomically(plot_path, lambda tmp: _plot_segments(embedding, segments, tmp))
     print(f"wrote {len(table):,} profiles to {out}, {args.segments} segments to {summary_path}, plot {plot_path}")
     return 0
 
