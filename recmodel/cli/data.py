@@ -31,7 +31,8 @@ def register(commands) -> None:
     synth.set_defaults(handler=run_synth)
 
     imp = sub.add_parser("import", help="convert a public or generic log into the events schema (Parquet)")
-    imp.add_argument("format", help="movielens-100k, movielens-1m, movielens-latest, retailrocket, taobao, csv, parquet")
+    imp.add_argument("format", help="movielens-100k, movielens-1m, movielens-latest (or movielens-latest-small, as "
+                                    "downloaded), retailrocket, taobao, csv, parquet")
     imp.add_argument("source", help="the source directory or file")
     imp.add_argument("--out", required=True, help="the events file to write (.parquet)")
     imp.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -59,7 +60,8 @@ def register(commands) -> None:
     part.add_argument("--by", choices=["partner", "user", "dirichlet"], default="user",
                       help="partner: its partner_id column; user: users at random; dirichlet: categories skewed "
                            "by --alpha (default: user)")
-    part.add_argument("--partners", type=positive_int, required=True, help="number of partner files")
+    part.add_argument("--partners", type=positive_int, help="number of partner files (required with --by user or "
+                                                            "dirichlet; --by partner: default one per partner_id)")
     part.add_argument("--alpha", type=float, default=0.5, help="dirichlet concentration; smaller is more skewed "
                                                                "(default: 0.5)")
     part.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -113,7 +115,13 @@ def run_partition(args) -> int:
     from recmodel.data.schema import load_events
 
     out = checked_output(args.out, inputs=[args.file], directory=True, force=args.force)
+    if args.partners is None and args.by != "partner":
+        raise DataError(f"--partners is required with --by {args.by}")
     events = load_events(args.file)
+    if args.partners is None:
+        if "partner_id" not in events:
+            raise DataError(f"{args.file}: --by partner needs a partner_id column; use --by user or --by dirichlet")
+        args.partners = int(events["partner_id"].nunique())
     assignment = assign_partners(events, by=args.by, partners=args.partners, alpha=args.alpha, seed=args.seed)
     site = events["user_id"].map(assignment).to_numpy()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -283,6 +283,7 @@ IMPORTERS: dict[str, Callable[[Path, Path, ImportOptions], RowReport]] = {
     "movielens-100k": import_movielens_100k,
     "movielens-1m": import_movielens_1m,
     "movielens-latest": import_movielens_latest,
+    "movielens-latest-small": import_movielens_latest,  # the name `fedrec data download` uses
     "retailrocket": import_retailrocket,
     "taobao": import_taobao,
     "csv": import_generic_csv,

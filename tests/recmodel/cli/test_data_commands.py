@@ -44,3 +44,14 @@ def test_generic_csv_import_with_mapping(tmp_path):
                     "--timestamp", "ts", "--partner", "store", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert list(pd.read_parquet(tmp_path / "e.parquet")["partner_id"]) == ["north", "south"]
+
+
+def test_partition_by_partner_needs_no_count(tmp_path):
+    assert fedrec("data", "synth", "--users", 90, "--items", 30, "--partners", 3, "--out", "s.parquet",
+                  cwd=tmp_path).returncode == 0
+    split = fedrec("data", "partition", "s.parquet", "--by", "partner", "--out", "parts", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
+    assert sorted(p.name for p in (tmp_path / "parts").glob("*.parquet")) == [
+        "partner-0.parquet", "partner-1.parquet", "partner-2.parquet"]
+    missing = fedrec("data", "partition", "s.parquet", "--by", "user", "--out", "other", cwd=tmp_path)
+    assert missing.returncode == 2 and "--partners is required with --by user" in missing.stderr

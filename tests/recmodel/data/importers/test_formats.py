@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -72,3 +74,15 @@ def test_duplicates_are_dropped_and_counted(taobao_file, tmp_path):
     taobao_file.write_text(taobao_file.read_text() * 3)
     events, report = _imported("taobao", taobao_file, tmp_path)
     assert len(events) == 5 and report.duplicates == 10
+
+
+SHARED_ML = Path(__file__).resolve().parents[5] / "shared" / "data" / "ml-latest-small"
+
+
+@pytest.mark.skipif(not (SHARED_ML / "ratings.csv").is_file(),
+                    reason=f"real MovieLens ml-latest-small not found at {SHARED_ML} (the shared data folder is absent)")
+def test_the_real_ml_latest_small_imports_strictly_without_a_bad_row(tmp_path):
+    report = import_events("movielens-latest-small", SHARED_ML, tmp_path / "ml.parquet")
+    events = load_events(tmp_path / "ml.parquet")
+    assert report.rows_read == 100_836 and not report.skipped
+    assert len(events) == 100_836 and events["user_id"].nunique() == 610
