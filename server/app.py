@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import torch
@@ -24,6 +25,9 @@ from server.strategy import NoPartnerCanTrain, build_strategy
 
 app = ServerApp()
 NODE_WAIT_SECONDS = 120
+# Opacus calls logging.basicConfig() on import, which adds a root handler: every Flower log line would then be
+# printed twice (coloured by Flower's handler, timestamped by the root one). Flower's own handler is enough.
+logging.getLogger("flwr").propagate = False
 
 
 class RunFailed(RuntimeError):
