@@ -76,6 +76,7 @@ class RunConfig:
     min_interactions: int
     central_evaluation: bool
     top_k: int
+    verbose: bool
     output_dir: str
     run_name: str
     seed: int

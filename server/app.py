@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 import torch
@@ -15,6 +14,7 @@ from recmodel.data.federated import FederatedData, check_sites_can_train, load_f
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
+from server.console import quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
@@ -25,9 +25,6 @@ from server.strategy import NoPartnerCanTrain, build_strategy
 
 app = ServerApp()
 NODE_WAIT_SECONDS = 120
-# Opacus calls logging.basicConfig() on import, which adds a root handler: every Flower log line would then be
-# printed twice (coloured by Flower's handler, timestamped by the root one). Flower's own handler is enough.
-logging.getLogger("flwr").propagate = False
 
 
 class RunFailed(RuntimeError):
@@ -60,6 +57,7 @@ def main(grid: Grid, context: Context) -> None:
 def run_federation(grid: Grid, context: Context, config: RunConfig, data: FederatedData, num_nodes: int) -> None:
     spec = model_spec_for(config, data)
     run = RunDirectory.create(config)
+    quiet_console(run.path / "flower.log", verbose=config.verbose)
     k = config.top_k
     baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
     run.write_json("config.json", {

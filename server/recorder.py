@@ -120,8 +120,9 @@ class RoundRecorder:
             for key in ("ndcg-sum", "hr-sum", "count"):
                 totals[key] = totals.get(key, 0.0) + float(metrics[key])
         k, count = self.top_k, totals.get("count", 0.0)
-        federated = {f"ndcg@{k}": totals["ndcg-sum"] / count if count >= 1 else math.nan,
-                     f"hr@{k}": totals["hr-sum"] / count if count >= 1 else math.nan, "users-noised": count}
+        # sum / count of noised sums, clipped to [0, 1] (post-processing; with few users the noise dominates)
+        ratio = lambda key: min(1.0, max(0.0, totals[key] / count)) if count >= 1 else math.nan  # noqa: E731
+        federated = {f"ndcg@{k}": ratio("ndcg-sum"), f"hr@{k}": ratio("hr-sum"), "users-noised": count}
         self._pending["federated"] = federated
         return MetricRecord(federated)
 

@@ -13,6 +13,8 @@ cleanly with the last aggregated model.
 
 from __future__ import annotations
 
+import time
+
 from flwr.app import ArrayRecord
 from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedProx, Strategy
 from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
@@ -22,6 +24,7 @@ from recmodel.config import RunConfig
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE
 from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE
 from recmodel.privacy.policy import POLICY_REFUSED_CODE
+from server.console import progress
 from server.recorder import RoundRecorder
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
@@ -43,6 +46,7 @@ class BudgetAwareStrategy(Strategy):
         self.min_partners = min_partners
         self.exhausted_nodes: set[int] = set()
         self.latest_arrays: ArrayRecord | None = None
+        self._started = time.monotonic()
 
     def summary(self) -> None:
         self.inner.summary()
@@ -55,6 +59,8 @@ class BudgetAwareStrategy(Strategy):
                     if m.metadata.dst_node_id not in self.exhausted_nodes]
         if not messages:
             raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
+        self._started = time.monotonic()
+        progress(f"round {server_round}: training at {len(messages)} partner(s) ...")
         return messages
 
     def _note_failures(self, server_round, replies) -> None:
@@ -73,6 +79,8 @@ class BudgetAwareStrategy(Strategy):
         replies = list(replies)
         self._note_failures(server_round, replies)
         trained = sum(not reply.has_error() for reply in replies)
+        progress(f"round {server_round}: {trained}/{len(replies)} partner(s) trained in "
+                 f"{time.monotonic() - self._started:.0f} s; evaluating ...")
         if trained < self.min_partners:
             self.recorder.round_failed(server_round, f"{trained} partner(s) trained, fewer than min-partners="
                                                     f"{self.min_partners}; the global model keeps its previous weights")
