@@ -14,7 +14,7 @@ from recmodel.data.federated import FederatedData, check_sites_can_train, load_f
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
-from server.console import quiet_console
+from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
@@ -43,13 +43,14 @@ def _connected_nodes(grid: Grid) -> int:
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     stop_when_orphaned()
+    quiet_console(None, verbose=False)
     try:
         config = RunConfig.from_mapping(context.run_config)
         num_nodes = _connected_nodes(grid)
         data = load_federated_data(config, num_partitions=num_nodes)  # validates data before training
         check_sites_can_train(config, data)
     except (ConfigError, DataError) as error:
-        print(f"fedrec: cannot start the run: {error}", flush=True)
+        fail_in_one_line(f"fedrec: cannot start the run: {error}")
         raise
     run_federation(grid, context, config, data, num_nodes)
 

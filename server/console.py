@@ -17,16 +17,22 @@ from flwr.common.logger import update_console_handler
 FLOWER_LOGGER = "flwr"
 
 
-def quiet_console(log_file: Path, *, verbose: bool) -> None:
-    """Route Flower's INFO log to ``log_file``; keep it on the console only when ``verbose``."""
+def quiet_console(log_file: Path | None, *, verbose: bool) -> None:
+    """Route Flower's INFO log to ``log_file`` (if given); keep it on the console only when ``verbose``."""
     flower = logging.getLogger(FLOWER_LOGGER)
     flower.propagate = False
-    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file for h in flower.handlers):
+    if log_file is not None and not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file for h in flower.handlers):
         to_file = logging.FileHandler(log_file, encoding="utf-8")
         to_file.setLevel(logging.INFO)
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         flower.addHandler(to_file)
     update_console_handler(level=logging.INFO if verbose else logging.WARNING)
+
+
+def fail_in_one_line(message: str) -> None:
+    """Print ``message`` as the one line a user sees, and keep Flower from printing the traceback after it."""
+    print(message, flush=True)
+    update_console_handler(level=logging.CRITICAL)
 
 
 def progress(message: str) -> None:

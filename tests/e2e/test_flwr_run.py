@@ -38,6 +38,9 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     run_dir = out_dir / "e2e"
     assert f"artifacts in {run_dir}" in output
     assert "round |  NDCG@10" in output
+    assert "round 2: 2/2 partner(s) trained in" in output  # progress during the round
+    assert len(output.splitlines()) < 45, output  # Flower's INFO chatter goes to flower.log, not the console
+    assert "Aggregated ClientApp-side Train Metrics" in (run_dir / "flower.log").read_text()
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["metrics"]) >= {"ndcg@10", "hr@10", "next-category-top5", "prior-top5", "reconstruction-mse"}

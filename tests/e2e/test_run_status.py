@@ -42,7 +42,9 @@ def test_a_run_whose_partners_all_fail_from_round_2_exits_non_zero(flwr_env, tmp
 def test_a_bad_configuration_stops_before_training_with_one_line_and_exits_non_zero(flwr_env, tmp_path):
     result = fedrec_run(flwr_env, tmp_path, "target-epsilon=1e6")
     assert result.returncode == 1
-    assert "target-epsilon = 1000000.0 is not usable as an epsilon" in result.stdout
+    assert ("fedrec: cannot start the run: target-epsilon = 1000000.0 is not usable as an epsilon; allowed: a finite "
+            "number in [0.01, 100]") in result.stdout
+    assert "Traceback" not in result.stdout and len(result.stdout.splitlines()) < 25
 
 
 def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_env, tmp_path):
