@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def write_atomically(target: Path, write) -> None:
-    """Call ``write(tmp)`` for a hidden temporary file beside ``target``, then rename it onto ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{target.suffix}")
-    try:
-        write(tmp)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+from recmodel.atomic_write import write_atomically
 
 
 def write_parquet_atomically(frame, target: Path) -> None:

@@ -18,13 +18,13 @@ in a one-line ``ModelFileError`` naming the file.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from recmodel.atomic_write import write_atomically
 from recmodel.data.schema import DataError
 from recmodel.model.bundle import BundleSpec, Recommender
 
@@ -50,10 +50,10 @@ def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_confi
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
-    _write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
+    write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
     document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config,
                 "catalogue_item_ids": None if item_ids is None else [str(i) for i in item_ids]}
-    _write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
+    write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
     return folder / WEIGHTS_FILE
 
 
@@ -115,14 +115,3 @@ def _read_weights(weights_path: Path) -> dict:
                                                 for k, v in weights.items()):
         raise ModelFileError(f"{weights_path}: expected a dict of named tensors, found {type(weights).__name__}")
     return weights
-
-
-def _write_atomically(target: Path, write) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        write(tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)

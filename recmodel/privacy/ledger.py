@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from recmodel.atomic_write import write_atomically
 from recmodel.privacy.site_key import PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_message
 
 GENESIS_HASH = "0" * 64
@@ -125,7 +126,9 @@ class PrivacyLedger:
 
     def signed_head(self, partner: str) -> dict:
         """{"entries", "head", "signature", "key_id"}: what the site reports with each release."""
-        entries, head = self.head()
+        return self._signed(partner, *self.head())
+
+    def _signed(self, partner: str, entries: int, head: str) -> dict:
         key = self.key
         signature = key.sign(head_message(partner, entries, head)) if key else ""
         return {"entries": entries, "head": head, "signature": signature, "key_id": key.key_id if key else ""}
@@ -188,27 +191,20 @@ class PrivacyLedger:
         if created:
             fsync_directory(self.path.parent)
         if key is not None:
-            self._write_head(partner=str(event.partner))
+            self._write_head(entries + [entry], partner=str(event.partner))
         return entry
 
-    def _write_head(self, *, partner: str) -> None:
+    def _write_head(self, entries: list[dict], *, partner: str) -> None:
         """``head.json``: the signed head, plus the spend so far (enough to carry it over if the ledger is lost)."""
-        entries = self.entries()
         last = entries[-1]
         spend: dict[tuple, int] = {}
         for e in entries:
             key = (e["noise_multiplier"], e["sample_rate"], e.get("mechanism", MECHANISM))
             spend[key] = spend.get(key, 0) + int(e["steps"])
-        head = dict(self.signed_head(partner), partner=partner, epsilon=last["epsilon"], delta=last["delta"],
-                    accountant=last["accountant"], max_epsilon=last["max_epsilon"],
-                    privacy_unit=last["privacy_unit"], max_grad_norm=last["max_grad_norm"],
-                    population=last["population"],
+        facts = {name: last[name] for name in ("epsilon", "delta", "accountant", "max_epsilon", "privacy_unit",
+                                                "max_grad_norm", "population")}
+        head = dict(self._signed(partner, len(entries), last["hash"]), partner=partner, **facts,
                     spend=[[sigma, rate, mechanism, steps] for (sigma, rate, mechanism), steps in spend.items()])
-        target = self.path.parent / HEAD_FILE
-        tmp = target.with_suffix(".json.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(head, sort_keys=True))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
+        write_atomically(self.path.parent / HEAD_FILE,
+                         lambda tmp: tmp.write_text(json.dumps(head, sort_keys=True), encoding="utf-8"))
         fsync_directory(self.path.parent)
