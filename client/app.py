@@ -25,9 +25,8 @@ from flwr.clientapp import ClientApp
 
 from client.site import Site, resolve_site
 from recmodel.config import RunConfig
-from recmodel.evaluation import evaluate_bundle
 from recmodel.model.bundle import BundleSpec, Recommender
-from recmodel.private_evaluation import PrivateAnswer, evaluate_privately
+from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
 from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE, LedgerIntegrityError
 from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
@@ -116,15 +115,18 @@ def _personalise(msg, context, config, model, site, settings, evaluations) -> Me
                                  partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
                                  evaluations=evaluations)
     if isinstance(answer, PrivateAnswer):
-        metrics = _answer_metrics(answer)
-        head = answer.signed_head
-    else:  # DP off (simulation): exact figures
-        metrics = {f"{name}-sum": value * answer["num-examples"] for name, value in answer.items()
-                   if name != "num-examples"}
-        metrics.update({"count": float(answer["num-examples"]), "epsilon": -1.0})
-        head = None
+        metrics, head = _answer_metrics(answer), answer.signed_head
+    else:  # DP off (a simulated site mirroring dp=false): exact sums
+        metrics, head = _exact_metrics(answer), None
     return Message(content=RecordDict({"metrics": MetricRecord(metrics),
                                        "partner": _partner_record(site, context, head)}), reply_to=msg)
+
+
+def _exact_metrics(per_user: dict) -> dict:
+    """Without DP: the same keys as ``_answer_metrics``, from exact per-user values ({name: [U]})."""
+    metrics = {f"{name}-sum": float(values.sum()) for name, values in per_user.items()}
+    metrics.update({"count": float(len(next(iter(per_user.values())))), "epsilon": -1.0})
+    return metrics
 
 
 def _answer_metrics(answer: PrivateAnswer) -> dict:
@@ -151,11 +153,7 @@ def evaluate(msg: Message, context: Context) -> Message:
                                         evaluations=evaluation_releases(config, metrics=site.policy.metrics))
             metrics, head = _answer_metrics(answer), answer.signed_head
         else:  # DP off (a simulated site mirroring dp=false): exact sums
-            exact = evaluate_bundle(model, site.catalogue, site.users, config)
-            users = exact["users"]
-            metrics = {"ndcg-sum": exact[f"ndcg@{config.top_k}"] * users, "hr-sum": exact[f"hr@{config.top_k}"] * users,
-                       "count": float(users), "epsilon": -1.0}
-            head = None
+            metrics, head = _exact_metrics(per_user_ranking(model, site.catalogue, site.users, config)), None
     except tuple(REFUSAL_CODES) as refusal:
         return _refusal(msg, refusal)
     metrics.update({"num-examples": max(1.0, metrics["count"]), "unit-weight": 1.0})

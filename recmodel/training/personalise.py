@@ -32,7 +32,7 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
 
     With DP: a ``PrivateAnswer`` whose noised sums are ``ndcg-before`` and
     ``ndcg-after`` (and the count). Without DP (simulation only): the exact
-    ``{"ndcg-before", "ndcg-after", "num-examples"}``.
+    per-user values ``{"ndcg-before": [U], "ndcg-after": [U]}``.
     """
     profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
     before = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
@@ -62,7 +62,7 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     save_model(state_dir / PERSONALISED_DIR, recommender.state_dict(), recommender.spec, config.to_mapping())
     after = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
     if not config.dp:
-        return {"ndcg-before": float(before.mean()), "ndcg-after": float(after.mean()), "num-examples": len(users)}
+        return {"ndcg-before": before, "ndcg-after": after}
     return release_privately({"ndcg-before": before, "ndcg-after": after}, config, state_dir=state_dir,
                              partner=partner, run_id=run_id, server_round=0, max_epsilon=max_epsilon,
                              evaluations=evaluations, users=users)

@@ -93,3 +93,21 @@ def test_an_admissible_run_config_still_meets_the_spent_budget(spent_site, tiny_
     reply = _call(train, spent_site, tiny_spec, MessageType.TRAIN, **{"target-delta": 1e-6})
     assert reply.has_error() and reply.error.code == BUDGET_EXHAUSTED_CODE
     assert "above its cap max-epsilon=1" in reply.error.reason
+
+
+def test_without_dp_a_simulated_site_answers_exact_sums(tmp_path, tiny_spec, tiny_data):
+    """A simulated site mirroring dp=false sends exact sums in the same keys as a noised answer, and no ledger."""
+    values = app_config_values()
+    values.update({key.replace("_", "-"): value for key, value in TINY.items()})
+    values["dp"] = False
+    settings = ConfigRecord({"run-dir": str(tmp_path), "run-id": "now", "server-round": 1,
+                             "model-spec": json.dumps(tiny_spec.to_dict())})
+    message = Message(RecordDict({"arrays": ArrayRecord(Recommender(tiny_spec).state_dict()), "config": settings}),
+                      dst_node_id=7, message_type=MessageType.EVALUATE)
+    context = Context(run_id=1, node_id=7, node_config={"partition-id": 0, "num-partitions": 2}, state=RecordDict(),
+                      run_config=values)
+    metrics = next(iter(evaluate(message, context).content.metric_records.values()))
+    users = len(tiny_data.site_users(0))
+    assert metrics["count"] == users and metrics["epsilon"] == -1.0
+    assert 0 <= metrics["ndcg-sum"] <= metrics["hr-sum"] <= users
+    assert not (tmp_path / "partners" / "partner-0" / "ledger.jsonl").exists()
