@@ -1,0 +1,43 @@
+"""The watchdog finds and stops every process the ServerApp process started, grandchildren included."""
+
+import os
+import subprocess
+import sys
+import time
+
+from server.coordinator_watchdog import descendants, kill_all
+
+
+def test_descendants_include_grandchildren_and_kill_all_stops_them():
+    grandparent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time; "
+                               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])
+    try:
+        deadline = time.time() + 20
+        while len(found := descendants(grandparent.pid)) < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(found) == 1
+        assert grandparent.pid in descendants(os.getpid())
+        kill_all(found + [grandparent.pid])
+        grandparent.wait(timeout=10)
+        deadline = time.time() + 10
+        while os.path.exists(f"/proc/{found[0]}") and _state(found[0]) != "Z" and time.time() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{found[0]}") or _state(found[0]) == "Z"
+    finally:
+        grandparent.kill()
+        grandparent.wait()
+
+
+def test_kill_all_skips_pids_that_are_gone():
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    kill_all([ended.pid])  # no error
+
+
+def _state(pid: int) -> str:
+    try:
+        text = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return "gone"
+    return text[text.rfind(")") + 2:].split()[0]
