@@ -17,6 +17,7 @@ from typing import Any, Mapping
 STRATEGIES = ("fedavg", "fedprox", "fedadam")
 PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
+LOSSES = ("softmax", "bce")
 
 
 MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise; above: no meaningful guarantee
@@ -53,6 +54,7 @@ class RunConfig:
     history_length: int
     positives_per_user: int
     negatives_per_positive: int
+    loss: str
     dp: bool
     target_epsilon: float
     target_delta: float
@@ -127,7 +129,8 @@ class RunConfig:
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")
-        _at_least(self, "item_buckets", 2)
+        if self.item_buckets != 0:
+            _at_least(self, "item_buckets", 2)
         _at_least(self, "category_buckets", 2)
         _at_least(self, "attribute_buckets", 2)
         _at_least(self, "negatives_per_positive", 0)
@@ -162,6 +165,7 @@ class RunConfig:
                                   f"(got {self.central_noise_multiplier})")
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
+        _one_of(self, "loss", LOSSES)
         if self.profiles and self.privacy_unit != "user":
             raise ConfigError("profiles = true needs privacy-unit 'user' (a profile summarises all of a user's "
                               f"events); got '{self.privacy_unit}'")

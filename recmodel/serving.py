@@ -50,7 +50,7 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
     model = saved.model
     config = RunConfig.from_mapping({**saved.run_config, "dataset": "synthetic", "site-policy": ""})
     events = load_events(data_file)
-    split = split_leave_last_out(events, item_buckets=config.item_buckets, category_buckets=config.category_buckets,
+    split = split_leave_last_out(events, item_buckets=model.spec.dlrm.item_buckets, category_buckets=config.category_buckets,
                                  attribute_buckets=config.attribute_buckets, min_interactions=1,
                                  source=str(data_file), holdout=False)
     if len(split.attribute_names) != model.spec.dlrm.num_user_attributes:

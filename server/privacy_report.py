@@ -88,7 +88,8 @@ def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, 
             "target_epsilon": config.target_epsilon,
             "planned_rounds": config.num_server_rounds,
             "local_epochs": config.local_epochs,
-            "expected_batch_size": config.batch_size,
+            "expected_batch_size": config.batch_size,  # a cap: a site trains with min(this, its examples / 4);
+                                                        # each partner's ledger entries hold its sample rate
         },
         "partners": partners,
         "central_dp": central_dp_section(config, central_spent),
@@ -127,7 +128,8 @@ def render_markdown(report: dict) -> str:
         "",
         "## Mechanism",
         "",
-        f"{m['name']}; clipping norm {m['max_grad_norm']}, expected batch {m['expected_batch_size']} users, "
+        f"{m['name']}; clipping norm {m['max_grad_norm']}, expected batch at most {m['expected_batch_size']} users "
+        "(a partner with fewer than 4 times that many samples a quarter of its users per step), "
         f"{m['local_epochs']} local epoch(s) per round, {m['planned_rounds']} planned rounds, "
         f"noise calibrated per partner to reach target epsilon {m['target_epsilon']} after the planned rounds.",
         "",

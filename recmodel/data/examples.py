@@ -1,9 +1,12 @@
 """Turn a site's users into model inputs (``RecBatch``).
 
-Training: one example per user (privacy unit ``user``) holding P positives
-sampled from that user's train interactions plus ``negatives`` random
-catalogue items per positive; the history is the user's other train items.
-With privacy unit ``event`` one example is one train interaction (P = 1).
+Training mirrors the leave-last-out test (the last H items predict the next
+one): one example per user (privacy unit ``user``) cuts the user's train
+sequence at a random point t; the history is the H items before t and the
+positives are the next P items (t .. t+P-1, fewer when the sequence ends
+sooner: the missing slots are masked out), plus ``negatives`` random
+catalogue items per positive slot. With privacy unit ``event`` one example is
+one train interaction (P = 1) with the items before it as history.
 
 Evaluation: ``user_side``/``candidates_batch`` build [B, L] batches where the
 history is the user's last H train items.
@@ -74,17 +77,18 @@ class TrainingExamples(Dataset):
     def __getitem__(self, index: int):
         user = int(self.example_user[index])
         items = self.users.train_items_of(user)
-        fixed = int(self.example_position[index])
-        if fixed >= 0:
-            chosen = np.array([fixed])
-        else:
-            chosen = self.rng.choice(len(items), size=self.positives, replace=len(items) < self.positives)
-        keep = np.ones(len(items), dtype=bool)
-        keep[chosen] = False
-        history = padded_history(self.catalogue, items[keep], self.history_length)
-        negatives = self.rng.integers(0, len(self.catalogue), size=len(chosen) * self.negatives)
-        candidates = np.concatenate([items[chosen], negatives])
-        labels = np.concatenate([np.ones(len(chosen)), np.zeros(len(negatives))]).astype(np.float32)
+        cut = int(self.example_position[index])
+        if cut < 0:  # user unit: a random cut that leaves at least one item before it when the user has two
+            cut = int(self.rng.integers(1, len(items))) if len(items) > 1 else 0
+        chosen = np.arange(cut, min(cut + self.positives, len(items)))
+        history = padded_history(self.catalogue, items[:cut], self.history_length)
+        slots = np.zeros(self.positives, dtype=np.int64)  # positive slots; the unfilled ones are masked out
+        slots[:len(chosen)] = items[chosen]
+        negatives = self.rng.integers(0, len(self.catalogue), size=self.positives * self.negatives)
+        candidates = np.concatenate([slots, negatives])
+        labels = np.concatenate([np.ones(len(chosen)), np.zeros(len(candidates) - len(chosen))]).astype(np.float32)
+        label_mask = np.ones(len(candidates), dtype=np.float32)
+        label_mask[len(chosen):self.positives] = 0.0
         return tuple(
             torch.from_numpy(np.ascontiguousarray(a))
             for a in (
@@ -95,7 +99,7 @@ class TrainingExamples(Dataset):
                 self.catalogue.category_rows[candidates],
                 self.catalogue.price_feature[candidates][:, None],
                 labels,
-                np.ones(len(candidates), dtype=np.float32),
+                label_mask,
                 self.profiles[user],
             )
         )

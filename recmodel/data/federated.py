@@ -108,7 +108,7 @@ def model_spec_for(config: RunConfig, data: FederatedData) -> BundleSpec:
         profile = ProfileSpec(input_dim=input_dim, behaviour_dim=behaviour_dim,
                               num_categories=config.category_buckets, profile_dim=config.profile_dim)
     dlrm = ModelSpec(
-        item_buckets=config.item_buckets,
+        item_buckets=data.catalogue.item_buckets,
         category_buckets=config.category_buckets,
         attribute_buckets=config.attribute_buckets,
         num_user_attributes=len(data.attribute_names),
@@ -131,10 +131,6 @@ def check_sites_can_train(config: RunConfig, data: FederatedData) -> None:
             problems.append(f"partner '{name}' has no usable user (users with fewer than "
                             f"{config.min_interactions} distinct items are dropped): give it data or lower min-interactions")
             continue
-        if config.dp and config.privacy_unit == "user" and users <= config.batch_size:
-            problems.append(f"partner '{name}' has {users} usable users but batch-size={config.batch_size}: every step "
-                            f"would sample all of them (sample rate 1, no privacy amplification); set batch-size below "
-                            f"{users} (e.g. {max(1, users // 8)}) or give the partner more users")
         if config.dp and config.target_delta >= 1.0 / users:
             problems.append(f"partner '{name}' has {users} users: target-delta={config.target_delta:g} is not below "
                             f"1/users={1.0 / users:.2g}; lower target-delta")

@@ -30,7 +30,8 @@ class Catalogue:
 
     item_ids: raw ids [N]; item_rows: hashed embedding rows [N] (int64);
     category_rows: hashed category rows [N] (int64); price_feature:
-    log1p(price)/5 [N] (float32); popularity: train interactions per item [N].
+    log1p(price)/5 [N] (float32); popularity: train interactions per item [N];
+    item_buckets: the item tables' row count (``auto_item_buckets`` when asked for 0).
     """
 
     item_ids: np.ndarray
@@ -39,6 +40,7 @@ class Catalogue:
     categories: np.ndarray
     price_feature: np.ndarray
     popularity: np.ndarray
+    item_buckets: int  # rows of the item tables that item_rows index (1..item_buckets-1; 0 is padding)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -146,6 +148,7 @@ def _interactions(events: pd.DataFrame) -> pd.DataFrame:
 def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogue:
     items = events.drop_duplicates("item_id").set_index("item_id").sort_index()
     item_ids = items.index.to_numpy()
+    item_buckets = item_buckets or auto_item_buckets(len(item_ids))
     categories = items["category"].astype(str).to_numpy() if "category" in items else np.full(len(items), "none")
     prices = pd.to_numeric(items["price"], errors="coerce").fillna(0).clip(lower=0).to_numpy() if "price" in items else np.zeros(len(items))
     last_two = interactions.groupby("user_id").cumcount(ascending=False) < 2
@@ -157,7 +160,17 @@ def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogu
         categories=categories,
         price_feature=(np.log1p(prices) / PRICE_SCALE).astype(np.float32),
         popularity=train_counts.reindex(item_ids, fill_value=0).to_numpy(dtype=np.float64),
+        item_buckets=item_buckets,
     )
+
+
+def auto_item_buckets(items: int) -> int:
+    """Item-table rows for a catalogue of ``items``: the power of two >= 4 x items (at least 64).
+
+    Hashing N items into M rows leaves about 1 - exp(-N/M) of them sharing a
+    row: 22% at M = 4N, against 91% for 9,742 MovieLens items in 4,096 rows.
+    """
+    return max(64, 1 << max(0, (4 * items - 1).bit_length()))
 
 
 def _users(events, interactions, catalogue, attribute_buckets, holdout=True):

@@ -146,7 +146,12 @@ class OverArch(nn.Module):
 
 
 class DLRM(nn.Module):
-    """Scores L candidates for each of B users: ``forward(batch) -> [B, L]`` logits."""
+    """Scores L candidates for each of B users: ``forward(batch) -> [B, L]`` logits.
+
+    The logit is the OverArch output plus a learned per-item bias (an
+    ``nn.Embedding(item_buckets, 1)``, zero at start): the item's overall
+    appeal, which on long-tail catalogues carries most of the early signal.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
@@ -156,9 +161,12 @@ class DLRM(nn.Module):
         self.dense_arch = DenseArch(spec)
         self.interaction_arch = InteractionArch(num_sparse)
         self.over_arch = OverArch(InteractionArch.output_dim(num_sparse, spec.embedding_dim), spec.over_hidden)
+        self.item_bias = nn.Embedding(spec.item_buckets, 1)
+        nn.init.zeros_(self.item_bias.weight)
 
     def forward(self, batch: RecBatch) -> torch.Tensor:
         sparse = self.sparse_arch(batch)
         user_dense = torch.cat([batch.user_dense, batch.user_profile], dim=-1)
         dense = self.dense_arch(user_dense, batch.candidate_dense)
-        return self.over_arch(self.interaction_arch(dense, sparse))
+        bias = self.item_bias(batch.candidate_items).squeeze(-1)  # [B, L]
+        return self.over_arch(self.interaction_arch(dense, sparse)) + bias

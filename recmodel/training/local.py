@@ -48,9 +48,23 @@ class TrainReport:
     history: list  # Opacus accountant history [(noise_multiplier, sample_rate, steps)]
 
 
+MIN_STEPS_PER_EPOCH = 4
+
+
 def steps_per_epoch(examples: int, batch_size: int) -> int:
     """Opacus sets sample_rate = 1 / len(loader); an epoch is len(loader) steps."""
     return -(-examples // batch_size)
+
+
+def local_batch_size(batch_size: int, examples: int) -> int:
+    """The expected batch a site trains with: ``batch-size``, but small enough for 4 steps per epoch.
+
+    A partner with fewer than 4 x ``batch-size`` examples would otherwise take
+    one or two steps per epoch (and, under DP, sample nearly all its users
+    each step: no amplification). Both the training loop and the privacy
+    plan use this, so the accountant counts the steps really taken.
+    """
+    return max(1, min(batch_size, examples // MIN_STEPS_PER_EPOCH))
 
 
 def train_locally(

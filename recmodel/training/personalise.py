@@ -19,7 +19,8 @@ from recmodel.model.model_file import save_model
 from recmodel.private_evaluation import PrivateAnswer, per_user_ranking, release_privately
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
-from recmodel.training.local import DPSettings, train_locally
+from recmodel.model.loss import recommendation_criterion
+from recmodel.training.local import DPSettings, local_batch_size, train_locally
 from recmodel.training.release_plan import PERSONALISED, dlrm_training_examples, plan_site_releases, record_release
 
 PERSONALISED_DIR = "personalised"  # model.pt + model.json, kept at the site
@@ -51,8 +52,9 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
             p.requires_grad_(False)
         try:
             report = train_locally(recommender.dlrm, examples, epochs=config.personalise_epochs,
-                                   batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                   momentum=config.momentum, dp=dp)
+                                   batch_size=local_batch_size(config.batch_size, len(examples)),
+                                   learning_rate=config.learning_rate, momentum=config.momentum, dp=dp,
+                                   criterion=recommendation_criterion(config.loss))
         finally:
             for p in frozen:
                 p.requires_grad_(True)

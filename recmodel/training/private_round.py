@@ -22,7 +22,8 @@ from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.profile import ProfileLoss
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
-from recmodel.training.local import DPSettings, TrainReport, recommendation_loss, train_locally
+from recmodel.model.loss import recommendation_criterion
+from recmodel.training.local import DPSettings, TrainReport, local_batch_size, recommendation_loss, train_locally
 from recmodel.training.release_plan import dlrm_training_examples, plan_site_releases, record_release
 
 
@@ -81,7 +82,7 @@ def run_private_round(
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
     dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round)
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
-                           config.momentum, None, recommendation_loss))
+                           config.momentum, recommendation_criterion(config.loss), recommendation_loss))
     if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
 
@@ -99,7 +100,8 @@ def run_private_round(
                 dlrm_examples.attach_profiles(site_profiles(recommender, catalogue, users, config))
             plan = plans.get(task.name)
             dp = None if plan is None else DPSettings(plan.noise_multiplier, config.max_grad_norm)
-            report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=config.batch_size,
+            batch_size = local_batch_size(config.batch_size, len(task.examples))
+            report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
                                    learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss)
             reports[task.name] = report

@@ -23,7 +23,7 @@ from recmodel.data.profile_examples import profile_example_count
 from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
 from recmodel.privacy.budget import PlannedRelease
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
-from recmodel.training.local import steps_per_epoch
+from recmodel.training.local import local_batch_size, steps_per_epoch
 
 PERSONALISED = "dlrm-personalised"
 EVALUATION = "evaluation"
@@ -67,7 +67,7 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
     The DP-SGD noise multiplier is shared and calibrated once per run (cached
     in ``state_dir/calibration.json``) so that all planned releases spend target-epsilon.
     """
-    per_epoch = {name: steps_per_epoch(n, config.batch_size) for name, (n, _, _) in sizes.items()}
+    per_epoch = {name: steps_per_epoch(n, local_batch_size(config.batch_size, n)) for name, (n, _, _) in sizes.items()}
     planned = [(1.0 / per_epoch[name], releases * epochs * per_epoch[name])
                for name, (_, epochs, releases) in sizes.items()]
     evaluation = PlannedRelease(config.evaluation_noise_multiplier, 1.0, 1)

@@ -80,3 +80,15 @@ def test_per_user_loss_shapes_and_mask():
     per_user = loss(logits, labels, mask)
     assert per_user.shape == (2,)
     torch.testing.assert_close(per_user, torch.full((2,), 0.6931), atol=1e-4, rtol=0)
+
+
+def test_item_bias_starts_at_zero_and_shifts_only_its_items_score():
+    model = DLRM(SPEC)
+    batch = make_batch()
+    assert model.item_bias.weight.abs().sum() == 0
+    before = model(batch)
+    item = int(batch.candidate_items[0, 0])
+    with torch.no_grad():
+        model.item_bias.weight[item] = 2.0
+    shift = model(batch) - before
+    torch.testing.assert_close(shift, 2.0 * (batch.candidate_items == item).float())

@@ -59,3 +59,11 @@ def test_empty_training_set_is_a_clear_error(tiny_data, tiny_config, tiny_spec):
     with pytest.raises(ValueError, match="no training examples"):
         train_locally(DLRM(tiny_spec.dlrm), _examples(tiny_data, tiny_config, empty), epochs=1, batch_size=4,
                       learning_rate=0.1, dp=None)
+
+
+def test_local_batch_size_leaves_a_small_partner_four_steps_per_epoch():
+    from recmodel.training.local import local_batch_size
+
+    assert local_batch_size(256, 10_000) == 256
+    assert local_batch_size(256, 122) == 30 and steps_per_epoch(122, 30) == 5
+    assert local_batch_size(256, 3) == 1

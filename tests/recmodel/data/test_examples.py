@@ -1,0 +1,51 @@
+"""Training examples mirror the leave-last-out test: the items before a cut predict the items after it."""
+
+import numpy as np
+
+from recmodel.data.examples import TrainingExamples
+from recmodel.data.interactions import auto_item_buckets
+
+
+def _fields(example):
+    names = ("user_dense", "attributes", "history_items", "history_categories", "history_mask", "candidate_items",
+             "candidate_categories", "candidate_dense", "labels", "label_mask", "profile")
+    return dict(zip(names, example))
+
+
+def test_user_examples_take_the_history_before_a_cut_and_the_next_items_as_positives(tiny_data, tiny_config):
+    users = tiny_data.site_users(0)
+    examples = TrainingExamples(tiny_data.catalogue, users, history_length=50, positives_per_user=3,
+                                negatives_per_positive=2, seed=5)
+    rows = tiny_data.catalogue.item_rows
+    for index in range(20):
+        user = int(examples.example_user[index])
+        items = users.train_items_of(user)
+        example = _fields(examples[index])
+        history = example["history_items"][example["history_mask"] > 0].numpy()
+        cut = len(history)  # history_length 50 exceeds every tiny user's train items: the whole prefix
+        assert 1 <= cut < len(items)
+        np.testing.assert_array_equal(history, rows[items[:cut]])
+        filled = min(3, len(items) - cut)
+        np.testing.assert_array_equal(example["candidate_items"][:filled].numpy(), rows[items[cut:cut + filled]])
+        assert example["labels"][:filled].eq(1).all() and example["labels"][3:].eq(0).all()
+        assert example["label_mask"][:filled].eq(1).all() and example["label_mask"][filled:3].eq(0).all()
+        assert len(example["candidate_items"]) == 3 + 3 * 2
+
+
+def test_event_examples_predict_each_interaction_from_the_ones_before(tiny_data, tiny_config):
+    users = tiny_data.site_users(0)
+    examples = TrainingExamples(tiny_data.catalogue, users, history_length=50, positives_per_user=3,
+                                negatives_per_positive=2, privacy_unit="event")
+    items = users.train_items_of(0)
+    for position in range(len(items)):
+        example = _fields(examples[position])
+        assert int(example["history_mask"].sum()) == position
+        assert example["candidate_items"][0] == tiny_data.catalogue.item_rows[items[position]]
+        assert int(example["labels"].sum()) == 1 and len(example["labels"]) == 1 + 2
+
+
+def test_auto_item_buckets_leave_room_for_four_rows_per_item():
+    assert auto_item_buckets(1) == 64
+    assert auto_item_buckets(1000) == 4096
+    assert auto_item_buckets(9742) == 65536
+    assert auto_item_buckets(16384) == 65536
