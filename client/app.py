@@ -11,7 +11,8 @@ server leaves such a partner out of later rounds.
 What leaves the site: the DP model update; the signed ledger head; the
 privacy bookkeeping (epsilon, noise multiplier, sample rate, steps, user
 count: functions of the site's user count, which standard DP-SGD treats as
-public); evaluation answers as Gaussian-noised sums recorded in the ledger.
+public); evaluation answers as Gaussian-noised sums and, once per run, item
+counts as Gaussian-noised sums, each recorded in the ledger.
 Training losses go out in simulation only, where the server holds the data.
 """
 
@@ -27,6 +28,7 @@ from client.site import Site, resolve_site
 from recmodel.config import RunConfig
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
+from recmodel.private_popularity import answer_popularity
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
 from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE, LedgerIntegrityError
 from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
@@ -81,6 +83,8 @@ def train(msg: Message, context: Context) -> Message:
         evaluations = evaluation_releases(config, metrics=site.policy.metrics)
         if str(settings.get("phase", "")) == "personalise":
             return _personalise(msg, context, config, model, site, settings, evaluations)
+        if str(settings.get("phase", "")) == "popularity":
+            return _popularity(msg, context, config, site, settings, evaluations)
         server_round = int(settings["server-round"])
         torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
         outcome = run_private_round(
@@ -106,6 +110,17 @@ def train(msg: Message, context: Context) -> Message:
     content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics),
                           "partner": _partner_record(site, context, outcome.signed_head)})
     return Message(content=content, reply_to=msg)
+
+
+def _popularity(msg, context, config, site, settings, evaluations) -> Message:
+    """Before round 1: the site's item counts over item rows (DP-noised and ledgered under DP)."""
+    answer = answer_popularity(site.catalogue, site.users, config, state_dir=site.state_dir, partner=site.partner,
+                               run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
+                               evaluations=evaluations)
+    metrics = {"noise-std": answer.noise_std, "epsilon": answer.epsilon if config.dp else -1.0}
+    return Message(content=RecordDict({"item-counts": ArrayRecord({"counts": torch.from_numpy(answer.counts)}),
+                                       "metrics": MetricRecord(metrics),
+                                       "partner": _partner_record(site, context, answer.signed_head)}), reply_to=msg)
 
 
 def _personalise(msg, context, config, model, site, settings, evaluations) -> Message:

@@ -55,6 +55,9 @@ class RunConfig:
     positives_per_user: int
     negatives_per_positive: int
     loss: str
+    popularity_prior: bool
+    popularity_noise_multiplier: float
+    popularity_recent_items: int
     dp: bool
     target_epsilon: float
     target_delta: float
@@ -134,6 +137,8 @@ class RunConfig:
         _at_least(self, "category_buckets", 2)
         _at_least(self, "attribute_buckets", 2)
         _at_least(self, "negatives_per_positive", 0)
+        _at_least(self, "popularity_recent_items", 0)
+        _in_range(self, "popularity_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
         _at_least(self, "min_interactions", 3)
         _in_range(self, "learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
         _in_range(self, "profile_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
@@ -166,6 +171,9 @@ class RunConfig:
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
         _one_of(self, "loss", LOSSES)
+        if self.popularity_prior and self.privacy_unit != "user":
+            raise ConfigError("popularity-prior = true needs privacy-unit 'user' (one user's item counts are one "
+                              f"unit vector); got '{self.privacy_unit}': set popularity-prior=false")
         if self.profiles and self.privacy_unit != "user":
             raise ConfigError("profiles = true needs privacy-unit 'user' (a profile summarises all of a user's "
                               f"events); got '{self.privacy_unit}'")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from recmodel.config import RunConfig
-from recmodel.data.interactions import Catalogue, Users, split_leave_last_out
+from recmodel.data.interactions import Catalogue, Users, split_leave_last_out, with_trained_rows
 from recmodel.data.profile_features import ProfileInputs, summarise
 from recmodel.data.schema import DataError, load_events
 from recmodel.model.bundle import Recommender
@@ -68,5 +68,11 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
     known = np.ones(len(split.catalogue), dtype=bool)
     if saved.item_ids is not None:
         known = np.isin(split.catalogue.item_ids.astype(str), np.asarray(saved.item_ids, dtype=str))
-    return ServingData(config, model, split.catalogue, split.users, summaries,
+    catalogue = split.catalogue
+    if model.spec.dlrm.catalogue_rows:
+        if saved.item_ids is None:
+            raise DataError(f"{run_dir}: the model gives each training-catalogue item its own row, but its model.json "
+                            "lists no catalogue_item_ids to map items to rows")
+        catalogue = with_trained_rows(catalogue, saved.item_ids)
+    return ServingData(config, model, catalogue, split.users, summaries,
                        model.user_profiles(summaries.features), selected, known)

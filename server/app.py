@@ -18,6 +18,7 @@ from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
+from server.popularity_prior import gather_item_prior
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
@@ -70,10 +71,18 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
     recorder = RoundRecorder(run=run, top_k=k, baseline=baseline)
     print(f"fedrec run {run.name}: {num_nodes} partners, {len(data.users)} users, {len(data.catalogue)} items, "
           f"dp={config.dp}, strategy={config.strategy}", flush=True)
-    print(recorder.header(), flush=True)
 
     torch.manual_seed(config.seed)
     model = Recommender(spec)
+    settings = ConfigRecord({
+        "run-dir": str(run.path),
+        "run-id": f"{run.name}#{context.run_id}",
+        "model-spec": json.dumps(spec.to_dict()),
+    })
+    baselines = {"popularity": baseline}
+    if config.popularity_prior:
+        baselines["dp_popularity"] = install_item_prior(grid, model, settings, config, data, recorder)
+    print(recorder.header(), flush=True)
     initial = ArrayRecord(model.state_dict())
 
     def evaluate_and_report(server_round: int, arrays: ArrayRecord) -> MetricRecord:
@@ -88,11 +97,6 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         return MetricRecord({key: float(v) for key, v in (central or {}).items()})
 
     strategy = build_strategy(config, num_nodes, recorder)
-    settings = ConfigRecord({
-        "run-dir": str(run.path),
-        "run-id": f"{run.name}#{context.run_id}",
-        "model-spec": json.dumps(spec.to_dict()),
-    })
     end_reason = f"all {config.num_server_rounds} planned rounds completed"
     try:
         result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=config.num_server_rounds,
@@ -107,14 +111,36 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
     if config.personalise:
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k)
-    status = write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason,
+    status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
                                    strategy.central_privacy_spent(), personalisation, data.catalogue.item_ids)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
 
 
-def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, end_reason, central_spent,
+def install_item_prior(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig, data: FederatedData,
+                       recorder: RoundRecorder) -> dict:
+    """Gather the sites' item counts into the global DLRM's ``item_prior``; returns the prior's own ranking quality.
+
+    The quality (the prior alone as scores, the "dp-popularity" baseline) needs the data, so it is computed
+    only with ``central-evaluation`` (simulation); otherwise only the release facts are returned.
+    """
+    prior, facts = gather_item_prior(grid, ArrayRecord(model.state_dict()), settings,
+                                     item_buckets=model.spec.dlrm.item_buckets, recorder=recorder)
+    with torch.no_grad():
+        model.dlrm.item_prior.copy_(torch.from_numpy(prior))
+    result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
+    if config.central_evaluation:
+        result.update(evaluate_ranking(popularity_scorer(prior[data.catalogue.item_rows]), data.catalogue,
+                                       data.users, k=config.top_k))
+    k = config.top_k
+    quality = f": NDCG@{k}={result[f'ndcg@{k}']:.4f} HR@{k}={result[f'hr@{k}']:.4f}" if f"ndcg@{k}" in result else ""
+    print(f"item prior from {len(facts['partners'])} site(s)' " + ("noised " if config.dp else "") +
+          f"item counts{quality}" + (f"; left out: {facts['failures']}" if facts["failures"] else ""), flush=True)
+    return result
+
+
+def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason, central_spent,
                           personalisation=None, item_ids=None) -> str:
     """Model, summary, plots and privacy report; returns the run status.
 
@@ -142,7 +168,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, e
         "metrics": final["central"] or final["federated"] or {},
         "profiles": config.profiles,
         "federated_metrics": final["federated"],
-        "baselines": {"popularity": baseline},
+        "baselines": baselines,
         "privacy": {
             "dp": config.dp,
             "unit": config.privacy_unit,
@@ -157,7 +183,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baseline, e
         "rounds": config.num_server_rounds,
         "personalisation": personalisation,
     })
-    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baseline[f"ndcg@{k}"],
+    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baselines["popularity"][f"ndcg@{k}"],
                           target=run.path / "ndcg_epsilon.png")
     if config.dp or config.central_dp:
         write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason,

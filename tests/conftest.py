@@ -8,7 +8,8 @@ from recmodel.data.federated import load_federated_data, model_spec_for
 from simulations.defaults import default_run_config
 
 TINY = dict(synthetic_users=120, synthetic_items=60, synthetic_categories=6, batch_size=16,
-            item_buckets=128, embedding_dim=8, num_server_rounds=2, local_epochs=1, profiles=False)
+            item_buckets=128, embedding_dim=8, num_server_rounds=2, local_epochs=1, profiles=False,
+            popularity_prior=False)  # DP-SGD rounds alone; tests of the prior switch it on
 
 
 @pytest.fixture

@@ -109,6 +109,7 @@ def model_spec_for(config: RunConfig, data: FederatedData) -> BundleSpec:
                               num_categories=config.category_buckets, profile_dim=config.profile_dim)
     dlrm = ModelSpec(
         item_buckets=data.catalogue.item_buckets,
+        catalogue_rows=data.catalogue.catalogue_rows,
         category_buckets=config.category_buckets,
         attribute_buckets=config.attribute_buckets,
         num_user_attributes=len(data.attribute_names),

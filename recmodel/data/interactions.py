@@ -8,6 +8,7 @@ Users with fewer than ``min_interactions`` interactions are dropped (counted).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,12 @@ class Catalogue:
     item_ids: raw ids [N]; item_rows: hashed embedding rows [N] (int64);
     category_rows: hashed category rows [N] (int64); price_feature:
     log1p(price)/5 [N] (float32); popularity: train interactions per item [N];
-    item_buckets: the item tables' row count (``auto_item_buckets`` when asked for 0).
+    item_buckets: the item tables' row count. Asked for 0 buckets, every item
+    gets its own row (``catalogue_rows``: row = 1 + position, N + 1 rows), which
+    needs a catalogue every site shares (a simulation's data file); otherwise
+    raw ids are hashed into ``item_buckets`` rows, and items that share a row
+    share their embeddings (hashing N items into M rows: about 1 - exp(-N/M)
+    of them; 91% for 9,742 MovieLens items in 4,096 rows).
     """
 
     item_ids: np.ndarray
@@ -41,6 +47,7 @@ class Catalogue:
     price_feature: np.ndarray
     popularity: np.ndarray
     item_buckets: int  # rows of the item tables that item_rows index (1..item_buckets-1; 0 is padding)
+    catalogue_rows: bool = False  # True: item_rows = 1 + catalogue position (no two items share a row)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -148,29 +155,22 @@ def _interactions(events: pd.DataFrame) -> pd.DataFrame:
 def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogue:
     items = events.drop_duplicates("item_id").set_index("item_id").sort_index()
     item_ids = items.index.to_numpy()
-    item_buckets = item_buckets or auto_item_buckets(len(item_ids))
+    catalogue_rows = item_buckets == 0
+    item_buckets = len(item_ids) + 1 if catalogue_rows else item_buckets
     categories = items["category"].astype(str).to_numpy() if "category" in items else np.full(len(items), "none")
     prices = pd.to_numeric(items["price"], errors="coerce").fillna(0).clip(lower=0).to_numpy() if "price" in items else np.zeros(len(items))
     last_two = interactions.groupby("user_id").cumcount(ascending=False) < 2
     train_counts = interactions.loc[~last_two, "item_id"].value_counts()  # popularity never sees held-out items
     return Catalogue(
         item_ids=item_ids,
-        item_rows=hash_to_buckets(item_ids, item_buckets),
+        item_rows=np.arange(1, len(item_ids) + 1) if catalogue_rows else hash_to_buckets(item_ids, item_buckets),
         category_rows=hash_to_buckets(categories, category_buckets),
         categories=categories,
         price_feature=(np.log1p(prices) / PRICE_SCALE).astype(np.float32),
         popularity=train_counts.reindex(item_ids, fill_value=0).to_numpy(dtype=np.float64),
         item_buckets=item_buckets,
+        catalogue_rows=catalogue_rows,
     )
-
-
-def auto_item_buckets(items: int) -> int:
-    """Item-table rows for a catalogue of ``items``: the power of two >= 4 x items (at least 64).
-
-    Hashing N items into M rows leaves about 1 - exp(-N/M) of them sharing a
-    row: 22% at M = 4N, against 91% for 9,742 MovieLens items in 4,096 rows.
-    """
-    return max(64, 1 << max(0, (4 * items - 1).bit_length()))
 
 
 def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
@@ -225,3 +225,12 @@ def _user_dense(train_items, train_levels, offsets, catalogue) -> np.ndarray:
     price /= np.maximum(counts, 1)
     dense = np.column_stack([shares, np.log1p(counts) / PRICE_SCALE, price])
     return dense.astype(np.float32)
+
+
+def with_trained_rows(catalogue: Catalogue, trained_item_ids: list[str]) -> Catalogue:
+    """``catalogue`` with item rows of a model trained with ``catalogue_rows``: 1 + position in the
+    training catalogue ``trained_item_ids``; an item that catalogue lacks gets row 0 (padding)."""
+    row_of = {str(item): row for row, item in enumerate(trained_item_ids, start=1)}
+    rows = np.array([row_of.get(str(item), 0) for item in catalogue.item_ids], dtype=np.int64)
+    return dataclasses.replace(catalogue, item_rows=rows, item_buckets=len(trained_item_ids) + 1,
+                               catalogue_rows=True)

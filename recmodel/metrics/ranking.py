@@ -1,7 +1,8 @@
 """Full-catalogue ranking metrics for one held-out item per user.
 
 Ranks are 0-based and pessimistic on ties: every other candidate scoring at
-least as high as the target ranks above it.
+least as high as the target ranks above it. A NaN score counts as the lowest
+possible: a diverged model ranks its targets last, never first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray, excluded: np.ndarray |
     (True = not a candidate, e.g. the user's training items). Returns [B] int.
     """
     scores = np.asarray(scores, dtype=np.float64)
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     rows = np.arange(len(targets))
     target_scores = scores[rows, targets]
     at_least = scores >= target_scores[:, None]

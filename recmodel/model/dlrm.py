@@ -34,6 +34,7 @@ class ModelSpec:
     dense_hidden: int = 64
     over_hidden: int = 64
     profile_dim: int = 0  # width of the user-profile embedding fed to DenseArch (0: off)
+    catalogue_rows: bool = False  # item rows are 1 + position in the training catalogue (not hashed ids)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,8 +150,12 @@ class DLRM(nn.Module):
     """Scores L candidates for each of B users: ``forward(batch) -> [B, L]`` logits.
 
     The logit is the OverArch output plus a learned per-item bias (an
-    ``nn.Embedding(item_buckets, 1)``, zero at start): the item's overall
-    appeal, which on long-tail catalogues carries most of the early signal.
+    ``nn.Embedding(item_buckets, 1)``, zero at start) plus a learned scale
+    (``nn.Linear(1, 1)``, 1 at start) of the item prior: a buffer
+    ``item_prior`` [item_buckets] set by the server from the sites' DP-noised
+    item counts (zeros without one; not a parameter, so no site trains it).
+    On long-tail catalogues overall appeal carries most of the early signal,
+    and under DP the noisy per-item bias alone learns it too slowly.
     """
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -163,10 +168,15 @@ class DLRM(nn.Module):
         self.over_arch = OverArch(InteractionArch.output_dim(num_sparse, spec.embedding_dim), spec.over_hidden)
         self.item_bias = nn.Embedding(spec.item_buckets, 1)
         nn.init.zeros_(self.item_bias.weight)
+        self.prior_scale = nn.Linear(1, 1)
+        nn.init.ones_(self.prior_scale.weight)
+        nn.init.zeros_(self.prior_scale.bias)
+        self.register_buffer("item_prior", torch.zeros(spec.item_buckets))
 
     def forward(self, batch: RecBatch) -> torch.Tensor:
         sparse = self.sparse_arch(batch)
         user_dense = torch.cat([batch.user_dense, batch.user_profile], dim=-1)
         dense = self.dense_arch(user_dense, batch.candidate_dense)
         bias = self.item_bias(batch.candidate_items).squeeze(-1)  # [B, L]
-        return self.over_arch(self.interaction_arch(dense, sparse)) + bias
+        prior = self.prior_scale(self.item_prior[batch.candidate_items].unsqueeze(-1)).squeeze(-1)  # [B, L]
+        return self.over_arch(self.interaction_arch(dense, sparse)) + bias + prior

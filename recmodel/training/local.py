@@ -79,10 +79,14 @@ def train_locally(
     momentum: float = 0.0,
     criterion: torch.nn.Module | None = None,
     compute_loss=recommendation_loss,
+    max_grad_norm: float | None = None,
 ) -> TrainReport:
     """Train ``model`` in place; returns a ``TrainReport``.
 
-    ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
+    ``max_grad_norm`` (non-DP only; DP clips per example with ``dp.max_grad_norm``):
+    clip each batch's mean gradient to this L2 norm, so that a step is never
+    longer than a DP step at the same learning rate and the same learning
+    rate serves both. ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
     ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
     turns one collated batch of ``examples`` into the loss.
     """
@@ -122,6 +126,8 @@ def train_locally(
             else:
                 loss = compute_loss(model, criterion, [t.contiguous() for t in tensors])
                 loss.backward()
+                if engine is None and max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
                 optimizer.step()
                 loss_sum += float(loss.item())
             steps += 1

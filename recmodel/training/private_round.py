@@ -103,7 +103,8 @@ def run_private_round(
             batch_size = local_batch_size(config.batch_size, len(task.examples))
             report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
                                    learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
-                                   proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss)
+                                   proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
+                                   max_grad_norm=config.max_grad_norm)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,

@@ -1,11 +1,13 @@
 """Every DP release a site makes in one run, planned before the first one, and recorded after each.
 
-A run's releases at a site: per round, one DP-SGD release per model (profile
+A run's releases at a site: with ``popularity-prior``, one noised item-count
+release before round 1; per round, one DP-SGD release per model (profile
 model, DLRM), one noised evaluation per round (and one after personalisation),
 and optionally one personalisation release. The DP-SGD releases share one
 noise multiplier, calibrated once per run so that everything planned,
-evaluations included (their noise multiplier is fixed by
-``evaluation-noise-multiplier``), spends exactly ``target-epsilon``.
+evaluations and item counts included (their noise multipliers are fixed by
+``evaluation-noise-multiplier`` and ``popularity-noise-multiplier``), spends
+exactly ``target-epsilon``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from recmodel.training.local import local_batch_size, steps_per_epoch
 
 PERSONALISED = "dlrm-personalised"
 EVALUATION = "evaluation"
+POPULARITY = "popularity"
 
 
 def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int) -> TrainingExamples:
@@ -62,7 +65,8 @@ def evaluation_releases(config: RunConfig, *, metrics: str) -> int:
 
 def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], state_dir: Path, run_id: str, *,
                   evaluations: int) -> dict[str, PlannedRelease]:
-    """Each release {model: (noise, sample rate, steps)} from ``run_sizes``, plus ``evaluation`` if any.
+    """Each release {model: (noise, sample rate, steps)} from ``run_sizes``, plus ``evaluation`` and ``popularity``
+    if the run makes them.
 
     The DP-SGD noise multiplier is shared and calibrated once per run (cached
     in ``state_dir/calibration.json``) so that all planned releases spend target-epsilon.
@@ -71,7 +75,10 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
     planned = [(1.0 / per_epoch[name], releases * epochs * per_epoch[name])
                for name, (_, epochs, releases) in sizes.items()]
     evaluation = PlannedRelease(config.evaluation_noise_multiplier, 1.0, 1)
+    popularity = PlannedRelease(config.popularity_noise_multiplier, 1.0, 1)
     fixed = [(evaluation.noise_multiplier, 1.0, evaluations)] if evaluations else []
+    if config.popularity_prior:
+        fixed.append(popularity.as_history()[0])
     key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{config.accountant}|{planned}|{fixed}"
     cache_path = state_dir / "calibration.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -85,6 +92,8 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
              for name, (_, epochs, _) in sizes.items()}
     if evaluations:
         plans[EVALUATION] = evaluation
+    if config.popularity_prior:
+        plans[POPULARITY] = popularity
     return plans
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 
 from recmodel.data.examples import TrainingExamples
-from recmodel.data.interactions import auto_item_buckets
+from recmodel.data.interactions import split_leave_last_out, with_trained_rows
+from recmodel.data.synthetic import SyntheticSpec, generate_events
 
 
 def _fields(example):
@@ -44,8 +45,15 @@ def test_event_examples_predict_each_interaction_from_the_ones_before(tiny_data,
         assert int(example["labels"].sum()) == 1 and len(example["labels"]) == 1 + 2
 
 
-def test_auto_item_buckets_leave_room_for_four_rows_per_item():
-    assert auto_item_buckets(1) == 64
-    assert auto_item_buckets(1000) == 4096
-    assert auto_item_buckets(9742) == 65536
-    assert auto_item_buckets(16384) == 65536
+def test_zero_buckets_give_every_catalogue_item_its_own_row_and_serving_maps_ids_back():
+    events = generate_events(SyntheticSpec(users=50, items=40, categories=4, partners=1, seed=1))
+    split = split_leave_last_out(events, item_buckets=0, category_buckets=8, attribute_buckets=8)
+    catalogue = split.catalogue
+    assert catalogue.catalogue_rows and catalogue.item_buckets == len(catalogue) + 1
+    np.testing.assert_array_equal(catalogue.item_rows, np.arange(1, len(catalogue) + 1))
+    trained = [str(i) for i in catalogue.item_ids[::-1]] + ["gone"]  # another order, one item serving lacks
+    served = with_trained_rows(catalogue, trained)
+    assert served.item_buckets == len(trained) + 1
+    assert served.item_rows[0] == len(catalogue)  # the first item is last in the trained catalogue
+    without_first = [i for i in trained if i != str(catalogue.item_ids[0])]
+    assert with_trained_rows(catalogue, without_first).item_rows[0] == 0  # unknown to the model: padding row

@@ -28,3 +28,10 @@ def test_ties_rank_pessimistically():
 def test_perfect_ranking_scores_one():
     ranks = target_ranks(np.array([[0.1, 0.9]]), np.array([1]))
     assert ndcg_at_k(ranks, 10) == 1.0 and hit_rate_at_k(ranks, 1) == 1.0
+
+
+def test_nan_scores_rank_last_never_first():
+    scores = np.array([[np.nan, np.nan, np.nan], [0.1, np.nan, 0.3]])
+    ranks = target_ranks(scores, np.array([0, 0]))
+    np.testing.assert_array_equal(ranks, [2, 1])  # all NaN: the target ties last; the NaN item sinks below it
+    assert ndcg_at_k(np.array([2]), 1) == 0.0

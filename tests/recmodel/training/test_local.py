@@ -67,3 +67,12 @@ def test_local_batch_size_leaves_a_small_partner_four_steps_per_epoch():
     assert local_batch_size(256, 10_000) == 256
     assert local_batch_size(256, 122) == 30 and steps_per_epoch(122, 30) == 5
     assert local_batch_size(256, 3) == 1
+
+
+def test_without_dp_a_step_is_no_longer_than_learning_rate_times_max_grad_norm(tiny_data, tiny_config, tiny_spec):
+    model = DLRM(tiny_spec.dlrm)
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    train_locally(model, _examples(tiny_data, tiny_config), epochs=1, batch_size=10_000, learning_rate=100.0,
+                  dp=None, max_grad_norm=0.5)  # one step over every user
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert 0 < (after - before).norm() <= 100.0 * 0.5 * (1 + 1e-5)
