@@ -5,11 +5,14 @@ Flower log record at INFO and above goes to ``<run-dir>/flower.log``;
 ``verbose = true`` keeps Flower's INFO lines on the console as well. Opacus
 calls ``logging.basicConfig()`` on import, adding a root handler that would
 print every Flower line a second time: Flower's records stop at Flower's logger.
+Ray's start-up tip about accelerator variables (a FutureWarning that does not
+apply on a CPU run) is opted out of, so it does not reach the console.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flwr.common.logger import update_console_handler
@@ -19,6 +22,7 @@ FLOWER_LOGGER = "flwr"
 
 def quiet_console(log_file: Path | None, *, verbose: bool) -> None:
     """Route Flower's INFO log to ``log_file`` (if given); keep it on the console only when ``verbose``."""
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # read when Ray starts, after this
     flower = logging.getLogger(FLOWER_LOGGER)
     flower.propagate = False
     if log_file is not None and not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file for h in flower.handlers):
