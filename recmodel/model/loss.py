@@ -7,6 +7,15 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def reduce_over_users(per_user: torch.Tensor, reduction: str) -> torch.Tensor:
+    """[B] per-user losses -> as they are (``"none"``), their sum, or their mean."""
+    if reduction == "none":
+        return per_user
+    if reduction == "sum":
+        return per_user.sum()
+    return per_user.mean()
+
+
 class PerUserBCELoss(nn.Module):
     """Binary cross-entropy over each user's L (candidate, label) pairs.
 
@@ -24,11 +33,7 @@ class PerUserBCELoss(nn.Module):
     def forward(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pairwise = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
         per_user = (pairwise * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # [B]
-        if self.reduction == "none":
-            return per_user
-        if self.reduction == "sum":
-            return per_user.sum()
-        return per_user.mean()
+        return reduce_over_users(per_user, self.reduction)
 
 
 class PerUserSampledSoftmaxLoss(nn.Module):
@@ -53,11 +58,7 @@ class PerUserSampledSoftmaxLoss(nn.Module):
         negatives = torch.logsumexp(negative_logits, dim=1, keepdim=True)  # [B, 1]; -inf without negatives
         per_pair = torch.logaddexp(logits, negatives) - logits  # [B, L]
         per_user = (per_pair * positive).sum(dim=1) / positive.sum(dim=1).clamp(min=1.0)  # [B]
-        if self.reduction == "none":
-            return per_user
-        if self.reduction == "sum":
-            return per_user.sum()
-        return per_user.mean()
+        return reduce_over_users(per_user, self.reduction)
 
 
 def recommendation_criterion(name: str) -> nn.Module:
