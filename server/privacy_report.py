@@ -18,6 +18,8 @@ from server.plots import plot_epsilon_by_partner
 from server.recorder import RoundRecorder
 
 COVERED = [
+    "item counts for the popularity prior: one Gaussian-noised release per run (each user a unit vector over "
+    "item rows), one ledger entry",
     "model updates: the profile model and the DLRM after every local DP-SGD round, and the personalised "
     "OverArch (kept at the site)",
     "evaluation answers: Gaussian-noised sums of per-user NDCG@K and HR@K and the user count, one ledger entry "
