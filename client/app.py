@@ -35,7 +35,8 @@ from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
 from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
 from recmodel.training.private_round import run_private_round
-from recmodel.training.release_plan import evaluation_releases
+from recmodel.privacy.preflight import noise_to_signal
+from recmodel.training.release_plan import dlrm_example_count, evaluation_releases, plan_site_releases
 
 app = ClientApp()
 METRICS_WITHHELD_CODE = 4033  # the site's policy sends no evaluation metrics
@@ -83,8 +84,8 @@ def train(msg: Message, context: Context) -> Message:
         evaluations = evaluation_releases(config, metrics=site.policy.metrics)
         if str(settings.get("phase", "")) == "personalise":
             return _personalise(msg, context, config, model, site, settings, evaluations)
-        if str(settings.get("phase", "")) == "popularity":
-            return _popularity(msg, context, config, site, settings, evaluations)
+        if str(settings.get("phase", "")) == "preflight":
+            return _preflight(msg, context, config, site, settings, evaluations)
         server_round = int(settings["server-round"])
         torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
         outcome = run_private_round(
@@ -112,15 +113,24 @@ def train(msg: Message, context: Context) -> Message:
     return Message(content=content, reply_to=msg)
 
 
-def _popularity(msg, context, config, site, settings, evaluations) -> Message:
-    """Before round 1: the site's item counts over item rows (DP-noised and ledgered under DP)."""
-    answer = answer_popularity(site.catalogue, site.users, config, state_dir=site.state_dir, partner=site.partner,
-                               run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
-                               evaluations=evaluations)
-    metrics = {"noise-std": answer.noise_std, "epsilon": answer.epsilon if config.dp else -1.0}
-    return Message(content=RecordDict({"item-counts": ArrayRecord({"counts": torch.from_numpy(answer.counts)}),
-                                       "metrics": MetricRecord(metrics),
-                                       "partner": _partner_record(site, context, answer.signed_head)}), reply_to=msg)
+def _preflight(msg, context, config, site, settings, evaluations) -> Message:
+    """Before round 1: the planned DP-SGD noise-to-signal (DP only) and, with popularity-prior, the item counts."""
+    run_id = str(settings["run-id"])
+    examples = dlrm_example_count(site.users, config.privacy_unit)
+    metrics = {"examples": float(examples), "epsilon": -1.0}
+    if config.dp:  # data-independent given the example count, which the plan treats as public
+        plan = plan_site_releases(config, site.users, site.state_dir, run_id, evaluations=evaluations)["dlrm"]
+        metrics.update({"noise-multiplier": plan.noise_multiplier, "sample-rate": plan.sample_rate,
+                        "noise-to-signal": noise_to_signal(plan, examples)})
+    content, head = {}, None
+    if config.popularity_prior:
+        answer = answer_popularity(site.catalogue, site.users, config, state_dir=site.state_dir, partner=site.partner,
+                                   run_id=run_id, max_epsilon=config.max_epsilon, evaluations=evaluations)
+        content["item-counts"] = ArrayRecord({"counts": torch.from_numpy(answer.counts)})
+        metrics.update({"noise-std": answer.noise_std, "epsilon": answer.epsilon if config.dp else -1.0})
+        head = answer.signed_head
+    content.update({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})
+    return Message(content=RecordDict(content), reply_to=msg)
 
 
 def _personalise(msg, context, config, model, site, settings, evaluations) -> Message:

@@ -18,7 +18,8 @@ from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
-from server.popularity_prior import gather_item_prior
+from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
+from server.preflight import run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
@@ -80,8 +81,11 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         "model-spec": json.dumps(spec.to_dict()),
     })
     baselines = {"popularity": baseline}
-    if config.popularity_prior:
-        baselines["dp_popularity"] = install_item_prior(grid, model, settings, config, data, recorder)
+    preflight = None
+    if config.dp or config.popularity_prior:
+        preflight = preflight_partners(grid, model, settings, config, data, recorder)
+        if config.popularity_prior:
+            baselines["dp_popularity"] = preflight["prior"]
     print(recorder.header(), flush=True)
     initial = ArrayRecord(model.state_dict())
 
@@ -112,24 +116,29 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
-                                   strategy.central_privacy_spent(), personalisation, data.catalogue.item_ids)
+                                   strategy.central_privacy_spent(), personalisation, data.catalogue.item_ids,
+                                   preflight)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
 
 
-def install_item_prior(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig, data: FederatedData,
-                       recorder: RoundRecorder) -> dict:
-    """Gather the sites' item counts into the global DLRM's ``item_prior``; returns the prior's own ranking quality.
+def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig,
+                       data: FederatedData, recorder: RoundRecorder) -> dict:
+    """The pre-flight exchange; puts the sites' summed item counts into the global DLRM's ``item_prior``.
 
-    The quality (the prior alone as scores, the "dp-popularity" baseline) needs the data, so it is computed
-    only with ``central-evaluation`` (simulation); otherwise only the release facts are returned.
+    Returns {"noise_to_signal": {partner: ratio}, "failures": [...], "prior": {...}}; ``prior`` holds the
+    sites that counted, their noise std and, with ``central-evaluation`` (simulation: it needs the data), the
+    prior's own ranking quality (the "dp-popularity" baseline).
     """
-    prior, facts = gather_item_prior(grid, ArrayRecord(model.state_dict()), settings,
-                                     item_buckets=model.spec.dlrm.item_buckets, recorder=recorder)
+    prior, facts = run_preflight(grid, ArrayRecord(model.state_dict()), settings,
+                                 item_buckets=model.spec.dlrm.item_buckets, recorder=recorder)
+    result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
+    summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result}
+    if prior is None:
+        return summary
     with torch.no_grad():
         model.dlrm.item_prior.copy_(torch.from_numpy(prior))
-    result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
     if config.central_evaluation:
         result.update(evaluate_ranking(popularity_scorer(prior[data.catalogue.item_rows]), data.catalogue,
                                        data.users, k=config.top_k))
@@ -137,11 +146,11 @@ def install_item_prior(grid: Grid, model: Recommender, settings: ConfigRecord, c
     quality = f": NDCG@{k}={result[f'ndcg@{k}']:.4f} HR@{k}={result[f'hr@{k}']:.4f}" if f"ndcg@{k}" in result else ""
     print(f"item prior from {len(facts['partners'])} site(s)' " + ("noised " if config.dp else "") +
           f"item counts{quality}" + (f"; left out: {facts['failures']}" if facts["failures"] else ""), flush=True)
-    return result
+    return summary
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason, central_spent,
-                          personalisation=None, item_ids=None) -> str:
+                          personalisation=None, item_ids=None, preflight=None) -> str:
     """Model, summary, plots and privacy report; returns the run status.
 
     ``failed``: a round had fewer than ``min-partners`` successful partners;
@@ -182,6 +191,9 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
         },
         "rounds": config.num_server_rounds,
         "personalisation": personalisation,
+        "preflight": None if preflight is None else {
+            "noise_to_signal": preflight["noise_to_signal"], "warning_above": NOISE_TO_SIGNAL_WARNING,
+            "failures": preflight["failures"]},
     })
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baselines["popularity"][f"ndcg@{k}"],
                           target=run.path / "ndcg_epsilon.png")

@@ -1,0 +1,63 @@
+"""Before round 1: one message to every partner, answered with its pre-flight facts.
+
+Each partner answers with its planned DP-SGD settings and their
+noise-to-signal ratio (``recmodel.privacy.preflight``; printed here, with a
+warning where the noise is likely to drown the signal) and, with
+``popularity-prior``, its item counts over item rows (Gaussian-noised and
+ledgered under DP, ``recmodel.private_popularity``). The coordinator only
+adds the counts up and takes ``log1p(max(0, sum))`` (post-processing). A
+partner that refuses or fails is named and left out; the run goes on (its
+round-1 reply will say again why it cannot train).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+from flwr.serverapp import Grid
+
+from recmodel.privacy.item_counts import prior_from_counts
+from recmodel.privacy.preflight import preflight_line
+from server.console import progress
+from server.recorder import PartnerState, RoundRecorder
+
+
+def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, item_buckets: int,
+                  recorder: RoundRecorder, timeout: float = 3600) -> tuple[np.ndarray | None, dict]:
+    """Ask every connected partner; returns (item prior [item_buckets] float32 or None, facts).
+
+    ``facts``: {"partners": answering partner names, "noise_std": per-row std of each item-count answer,
+    "noise_to_signal": per partner (DP only), "failures": ["node N: reason", ...]}.
+    """
+    config = ConfigRecord({**dict(settings), "phase": "preflight", "server-round": 0})
+    messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
+                        dst_node_id=node) for node in grid.get_node_ids()]
+    total, counted = np.zeros(item_buckets, dtype=np.float64), 0
+    facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "failures": []}
+    for reply in grid.send_and_receive(messages, timeout=timeout):
+        if reply.has_error():
+            facts["failures"].append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
+            continue
+        info, metrics = reply.content["partner"], reply.content["metrics"]
+        name = str(info["partner"])
+        if "noise-to-signal" in metrics:
+            facts["noise_to_signal"][name] = float(metrics["noise-to-signal"])
+            progress(preflight_line(name, examples=int(metrics["examples"]),
+                                    noise_multiplier=float(metrics["noise-multiplier"]),
+                                    sample_rate=float(metrics["sample-rate"]), ratio=float(metrics["noise-to-signal"])))
+        state = recorder.partners.setdefault(name, PartnerState(name))
+        state.received(info, server_round=0, kind="preflight")
+        if "item-counts" in reply.content:
+            counts = reply.content["item-counts"].to_torch_state_dict()["counts"].numpy()
+            if counts.shape != (item_buckets,) or not np.isfinite(counts).all():
+                facts["failures"].append(f"partner '{name}': item counts of shape {counts.shape} (expected "
+                                         f"({item_buckets},), finite): left out of the prior")
+                continue
+            total += counts
+            counted += 1
+            facts["partners"].append(name)
+            facts["noise_std"][name] = float(metrics["noise-std"])
+        if float(metrics["epsilon"]) >= 0:
+            state.epsilon = float(metrics["epsilon"])
+            state.messages.append(f"pre-flight item counts: epsilon now {state.epsilon:.4f}")
+    return (prior_from_counts(total) if counted else None), facts
