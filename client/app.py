@@ -32,10 +32,10 @@ from recmodel.private_popularity import answer_popularity
 from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
 from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE, LedgerIntegrityError
 from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
+from recmodel.privacy.preflight import noise_to_signal
 from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
 from recmodel.training.private_round import run_private_round
-from recmodel.privacy.preflight import noise_to_signal
 from recmodel.training.release_plan import dlrm_example_count, evaluation_releases, plan_site_releases
 
 app = ClientApp()

@@ -14,11 +14,11 @@ from recmodel.data.federated import FederatedData, check_sites_can_train, load_f
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
+from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
-from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from server.preflight import run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
