@@ -45,6 +45,9 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["metrics"]) >= {"ndcg@10", "hr@10", "next-category-top5", "prior-top5", "reconstruction-mse"}
     assert set(summary["baselines"]["popularity"]) >= {"ndcg@10", "hr@10"}
+    assert set(summary["baselines"]["dp_popularity"]["sites"]) == {"partner-0", "partner-1"}
+    assert set(summary["preflight"]["noise_to_signal"]) == {"partner-0", "partner-1"}
+    assert "pre-flight: partner 'partner-0'" in output and "item prior from 2 site(s)' noised item counts" in output
     assert set(summary["privacy"]["epsilon"]) == {"partner-0", "partner-1"}
     assert summary["privacy"]["delta"] == 1e-5
 
@@ -54,7 +57,7 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert rows[1]["epsilon_max"] < rows[2]["epsilon_max"] <= 8.0
     for partner in ("partner-0", "partner-1"):
         entries = [json.loads(l) for l in (run_dir / "partners" / partner / "ledger.jsonl").read_text().splitlines()]
-        assert [(e["round"], e["model"]) for e in entries] == [
+        assert [(e["round"], e["model"]) for e in entries] == [(0, "popularity"),
             (1, "profile"), (1, "dlrm"), (1, "evaluation"), (2, "profile"), (2, "dlrm"), (2, "evaluation")]
         assert all(entry_hash(e) == e["hash"] for e in entries)
         assert all(e["signature"] for e in entries)
@@ -71,7 +74,7 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert (run_dir / "privacy" / "epsilon.png").read_bytes()[:4] == b"\x89PNG"
     for partner in report["partners"].values():  # the coordinator kept every signed head it received
         assert [(h["round"], h["kind"]) for h in partner["signed_heads"]] == [
-            (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
+            (0, "preflight"), (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
         assert partner["policy"]["source"].startswith("simulation")
     verdict = audit(run_dir)
     assert verdict.returncode == 0, verdict.stdout
@@ -79,7 +82,8 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     as_json = json.loads(subprocess.run([str(FLWR.parent / "fedrec"), "audit", str(run_dir), "--json"],
                                         capture_output=True, text=True).stdout)
     for ledger in as_json["ledgers"]:
-        assert {k: r["count"] for k, r in ledger["releases"].items()} == {"profile": 2, "dlrm": 2, "evaluation": 2}
+        assert {k: r["count"] for k, r in ledger["releases"].items()} == {"popularity": 1, "profile": 2, "dlrm": 2,
+                                                                                 "evaluation": 2}
         assert sum(r["share"] for r in ledger["releases"].values()) == pytest.approx(1.0)
 
 
@@ -172,8 +176,8 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
     for site in ("site-0", "site-1"):
         state = out_dir / "ml" / "partners" / site
         models = [json.loads(line)["model"] for line in (state / "ledger.jsonl").read_text().splitlines()]
-        assert models == ["profile", "dlrm", "evaluation", "profile", "dlrm", "evaluation", "dlrm-personalised",
-                          "evaluation"]
+        assert models == ["popularity", "profile", "dlrm", "evaluation", "profile", "dlrm", "evaluation",
+                          "dlrm-personalised", "evaluation"]
         assert (state / "personalised" / "model.pt").exists()  # stays at the site
         assert json.loads((state / "ledger.jsonl").read_text().splitlines()[-1])["epsilon"] <= 8.0
     assert audit(out_dir / "ml").returncode == 0
