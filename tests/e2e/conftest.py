@@ -12,16 +12,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def pytest_collection_modifyitems(items):
-    """Run every end-to-end test on one xdist worker, one after another.
-
-    Every ``flwr run`` starts (or finds) the local SuperLink on the same fixed port, so two at once would share
-    one SuperLink, and the test that finishes first would stop it under the other's run.
-    """
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group("flower-superlink"))
+# Every ``flwr run`` starts (or finds) the local SuperLink on the same fixed port, so two end-to-end tests at once
+# would share one SuperLink, and the one that finishes first would stop it under the other's run. Each e2e module
+# therefore sets ``pytestmark = ONE_WORKER``: with ``--dist loadgroup`` they all run on one worker, one at a time.
+ONE_WORKER = pytest.mark.xdist_group("flower-superlink")
 FLWR = Path(sys.executable).parent / "flwr"
 FEDREC = Path(sys.executable).parent / "fedrec"
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from recmodel.privacy.ledger import entry_hash
-from tests.e2e.conftest import FLWR, REPO
+from tests.e2e.conftest import ONE_WORKER, FLWR, REPO
+
+pytestmark = ONE_WORKER
 
 
 

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from recmodel.data.synthetic import SyntheticSpec, generate_events
-from tests.e2e.conftest import fedrec_run, processes_started_with
+from tests.e2e.conftest import ONE_WORKER, fedrec_run, processes_started_with
+
+pytestmark = ONE_WORKER
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 
