@@ -23,7 +23,7 @@ def flwr_run(env, cwd: Path, run_config: str) -> str:
     proc = subprocess.run(
         [str(FLWR), "run", str(REPO), "--stream", "--run-config", run_config,
          "--federation-config", "num-supernodes=2"],
-        env=env, capture_output=True, text=True, timeout=600, cwd=cwd,
+        env=env, capture_output=True, text=True, timeout=1200, cwd=cwd,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
