@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from recmodel.privacy.ledger import entry_hash
-from tests.e2e.conftest import ONE_WORKER, FLWR, REPO
-
-pytestmark = ONE_WORKER
-
+from tests.e2e.conftest import FLWR, flwr_run
 
 
 TINY_RUN = "synthetic-users=160 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256"
-
-
-def flwr_run(env, cwd: Path, run_config: str) -> str:
-    proc = subprocess.run(
-        [str(FLWR), "run", str(REPO), "--stream", "--run-config", run_config,
-         "--federation-config", "num-supernodes=2"],
-        env=env, capture_output=True, text=True, timeout=1200, cwd=cwd,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
-    return output
 
 
 def audit(run_dir: Path) -> subprocess.CompletedProcess:
@@ -43,6 +28,8 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert "round 2: 2/2 partner(s) trained in" in output  # progress during the round
     assert len(output.splitlines()) < 45, output  # Flower's INFO chatter goes to flower.log, not the console
     assert "Aggregated ClientApp-side Train Metrics" in (run_dir / "flower.log").read_text()
+    # The run went to the SuperLink this test started on its own ports, not to one found on Flower's default port.
+    assert (Path(flwr_env["FLWR_HOME"]) / "local-superlink" / "superlink.log").is_file()
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["metrics"]) >= {"ndcg@10", "hr@10", "next-category-top5", "prior-top5", "reconstruction-mse"}

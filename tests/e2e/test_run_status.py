@@ -6,10 +6,10 @@ import signal
 import time
 from pathlib import Path
 
-from recmodel.data.synthetic import SyntheticSpec, generate_events
-from tests.e2e.conftest import ONE_WORKER, fedrec_run, processes_started_with
+import pytest
 
-pytestmark = ONE_WORKER
+from recmodel.data.synthetic import SyntheticSpec, generate_events
+from tests.e2e.conftest import fedrec_run, processes_started_with
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 
@@ -57,7 +57,9 @@ def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_
         partners = out_dir / "orphan" / "partners"
         deadline = time.time() + 300
         while not list(partners.glob("*/calibration.json")):  # partners are training
-            assert run.poll() is None and time.time() < deadline, "the run ended before training started"
+            if run.poll() is not None or time.time() > deadline:
+                run.kill()
+                pytest.fail(f"the run ended or stalled before training started:\n{run.communicate()[0][-3000:]}")
             time.sleep(0.1)
         home = Path(flwr_env["FLWR_HOME"])
         superlinks = [pid for pid in processes_started_with(home) if b"flower-superlink" in _cmdline(pid)]
@@ -69,7 +71,8 @@ def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_
         assert not left, [_cmdline(p) for p in left]  # no simulation process, no Ray worker still training
     finally:
         run.kill()
-        run.communicate()
+        if not run.stdout.closed:
+            run.communicate()
 
 
 def _text(path: Path) -> str:
