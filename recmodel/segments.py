@@ -33,8 +33,10 @@ def kmeans(points: np.ndarray, k: int, *, seed: int = 0, iterations: int = 100) 
     return labels
 
 
-def project_2d(points: np.ndarray) -> np.ndarray:
-    """Principal-component projection [N, 2] of points [N, P]."""
+def project_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Principal-component projection [N, 2] of points [N, P] and the share of variance each axis explains [2]."""
     centred = points - points.mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return centred @ vt[:2].T
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    variance = singular ** 2
+    explained = variance[:2] / variance.sum() if variance.sum() > 0 else np.zeros(2)
+    return centred @ vt[:2].T, np.pad(explained, (0, 2 - len(explained)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recmodel.config import RunConfig
 from recmodel.data.interactions import Catalogue, Users, split_leave_last_out, with_trained_rows
@@ -30,6 +31,7 @@ class ServingData:
     profiles: np.ndarray | None  # [U, P]
     selected: np.ndarray  # user rows to export [S] (all users, or the requested ones)
     known_items: np.ndarray  # [N] bool: in the run's training catalogue (all True when the run recorded none)
+    events: pd.DataFrame  # the site's events file as loaded (raw ids, timestamps in seconds)
 
     @property
     def unknown_items(self) -> np.ndarray:
@@ -75,4 +77,4 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
                             "lists no catalogue_item_ids to map items to rows")
         catalogue = with_trained_rows(catalogue, saved.item_ids)
     return ServingData(config, model, catalogue, split.users, summaries,
-                       model.user_profiles(summaries.features), selected, known)
+                       model.user_profiles(summaries.features), selected, known, events)

@@ -112,7 +112,9 @@ def run_profile(args) -> int:
     import numpy as np
     import pandas as pd
 
+    from recmodel.customer_value import category_shares, customer_value
     from recmodel.data.schema import DataError
+    from recmodel.segment_descriptions import summarise_segments
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
 
@@ -137,9 +139,7 @@ def run_profile(args) -> int:
     names = _category_names(serving.catalogue, interest.shape[1])
     top = np.argsort(-interest, axis=1)[:, : args.top_categories]
     segments = kmeans(embedding, args.segments, seed=args.seed)
-    behaviour = serving.summaries.features
-    c = serving.config.category_buckets
-    value = pd.DataFrame({"recency": behaviour[:, c + 4], "frequency": behaviour[:, c + 5], "monetary": behaviour[:, c + 6]})
+    value = customer_value(serving.events, serving.users.user_ids)
     table = pd.DataFrame({
         "user_id": serving.users.user_ids,
         "segment": segments,
@@ -148,43 +148,25 @@ def run_profile(args) -> int:
     })
     table = pd.concat([table, value], axis=1)
     write_parquet_atomically(table, out)
-    summary = _segment_summary(segments, args.segments, interest, names, value)
-    write_atomically(summary_path, lambda tmp: summary.to_csv(tmp, index=False))
-    write_atomically(plot_path, lambda tmp: _plot_segments(embedding, segments, tmp))
+    summary = summarise_segments(segments, args.segments, value, category_shares(serving.events, serving.users.user_ids))
+    write_atomically(summary_path, lambda tmp: summary.to_csv(tmp, index=False, float_format="%.4g"))
+    write_atomically(plot_path, lambda tmp: _plot_segments(embedding, segments, summary, tmp))
     print(f"wrote {len(table):,} profiles to {out}, {args.segments} segments to {summary_path}, plot {plot_path}")
     return 0
 
 
 def _category_names(catalogue, rows: int) -> list[str]:
+    """Model category row -> the file's category name(s) hashed to it ("A or B" when several share a row)."""
     import pandas as pd
 
-    """Hashed category row -> the source's category name(s) that map to it."""
-    names = [f"row{r}" for r in range(rows)]
+    names = [f"(no category in the data, row {r})" for r in range(rows)]
     table = pd.DataFrame({"row": catalogue.category_rows, "name": catalogue.categories}).drop_duplicates()
     for row, group in table.groupby("row"):
-        names[int(row)] = "/".join(sorted(group["name"].astype(str)))
+        names[int(row)] = " or ".join(sorted(group["name"].astype(str)))
     return names
 
 
-def _segment_summary(segments, k: int, interest, names, value):
-    import numpy as np
-    import pandas as pd
-
-    rows = []
-    for s in range(k):
-        members = segments == s
-        mean_interest = interest[members].mean(0) if members.any() else np.zeros(len(names))
-        best = np.argsort(-mean_interest)[:3]
-        rows.append({
-            "segment": s, "size": int(members.sum()),
-            "top_categories": "|".join(f"{names[j]}:{mean_interest[j]:.3f}" for j in best),
-            **{f"mean_{col}": float(value.loc[members, col].mean()) if members.any() else float("nan")
-               for col in value.columns},
-        })
-    return pd.DataFrame(rows)
-
-
-def _plot_segments(embedding, segments, target: Path) -> None:
+def _plot_segments(embedding, segments, summary, target: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,13 +174,19 @@ def _plot_segments(embedding, segments, target: Path) -> None:
 
     from recmodel.segments import project_2d
 
-    xy = project_2d(embedding)
-    fig, axis = plt.subplots(figsize=(6, 5))
+    xy, explained = project_2d(embedding)
+    fig, axis = plt.subplots(figsize=(9, 6))
     for s in range(segments.max() + 1):
         members = segments == s
-        axis.scatter(xy[members, 0], xy[members, 1], s=6, label=f"segment {s} ({members.sum()})")
-    axis.set(xlabel="PC 1", ylabel="PC 2", title="users by profile embedding (PCA), coloured by segment")
-    axis.legend(fontsize=7, markerscale=2)
+        top = summary["top_categories"].iloc[s] if "top_categories" in summary else ""
+        top = top.split(" (")[0] if isinstance(top, str) else ""
+        axis.scatter(xy[members, 0], xy[members, 1], s=6,
+                     label=f"segment {s}: {members.sum():,} users" + (f", most over-represented: {top}" if top else ""))
+    axis.set(xlabel=f"profile direction 1 ({explained[0]:.0%} of profile variance)",
+             ylabel=f"profile direction 2 ({explained[1]:.0%} of profile variance)",
+             title="users by profile embedding (2-D principal components), coloured by segment\n"
+                   "nearby users have similar predicted interests; see the segments CSV for what sets each apart")
+    axis.legend(fontsize=7, markerscale=2, loc="best")
     fig.tight_layout()
     fig.savefig(target, dpi=100)
     plt.close(fig)

@@ -121,8 +121,11 @@ def test_profile_segments_group_users_with_similar_latent_interests(trained_run,
     profiles = pd.read_parquet(out)
     assert len(profiles) == USERS and len(profiles["profile"].iloc[0]) == 16
     assert profiles["top_categories"].str.count(":").eq(3).all()
+    assert {"days_since_last_event", "events", "purchases", "spend"} <= set(profiles.columns)
+    assert profiles["events"].sum() == len(events)  # counts, not normalised values
     summary = pd.read_csv(tmp_path / "profiles_segments.csv")
-    assert len(summary) == 6 and (summary["size"] > 0).all() and summary["size"].sum() == USERS
+    assert len(summary) == 6 and (summary["users"] > 0).all() and summary["users"].sum() == USERS
+    assert summary["description"].str.contains("users .* over-represented in .* days before the latest event").all()
     assert (tmp_path / "profiles_segments.png").read_bytes()[:4] == b"\x89PNG"
 
     favourites = events.drop_duplicates("user_id").set_index("user_id")["latent_favourites"]

@@ -1,0 +1,22 @@
+"""Segment summaries say in words what sets each segment apart."""
+
+import numpy as np
+import pandas as pd
+
+from recmodel.segment_descriptions import summarise_segments
+
+
+def test_a_segment_is_described_by_its_over_represented_category_and_its_activity():
+    segments = np.array([0, 0, 1, 1, 1, 1])
+    value = pd.DataFrame({"days_since_last_event": [1.0, 3.0, 40, 50, 60, 70], "events": [30, 20, 2, 3, 2, 3],
+                          "purchases": [5, 4, 0, 0, 1, 0], "spend": [100.0, 80.0, 0, 0, 9.5, 0]})
+    shares = pd.DataFrame({"Jazz": [0.9, 0.8, 0.0, 0.1, 0.0, 0.0], "Rock": [0.1, 0.2, 1.0, 0.9, 1.0, 1.0]})
+    summary = summarise_segments(segments, 3, value, shares)
+    assert list(summary["users"]) == [2, 4, 0]
+    assert summary.loc[0, "top_categories"].startswith("Jazz (85% of events, all users 30%)")
+    assert summary.loc[0, "median_days_since_last_event"] == 2.0 and summary.loc[0, "median_spend"] == 90.0
+    assert summary.loc[0, "description"] == (
+        "2 users (33%); over-represented in Jazz (85% vs 30%); last active 2 days before the latest event "
+        "(all users 45); 25 events each (all users 3); spend 90.00 each (all users 4.75; medians)")
+    assert summary.loc[1, "top_categories"].startswith("Rock")
+    assert summary.loc[2, "description"] == "empty segment"
