@@ -64,7 +64,8 @@ def _partner_record(site: Site, context: Context, signed_head: dict | None) -> C
     if signed_head is not None:
         record.update({"ledger-entries": signed_head["entries"], "ledger-head": signed_head["head"],
                        "head-signature": signed_head["signature"], "key-id": signed_head["key_id"],
-                       "public-key": read_public_key(site.state_dir) or ""})
+                       "public-key": read_public_key(site.state_dir) or "",
+                       "releases": json.dumps(signed_head.get("releases", {}))})
     return ConfigRecord(record)
 
 

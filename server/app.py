@@ -17,6 +17,7 @@ from recmodel.model.bundle import Recommender
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
+from server.html_report import write_html_report
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.preflight import run_preflight
@@ -168,7 +169,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
     run.save_model(final_arrays.to_torch_state_dict(), spec, config, item_ids)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
     final = evaluated[-1] if evaluated else {"central": None, "federated": None}
-    run.write_json("summary.json", {
+    summary = {
         "run_name": run.name,
         "status": status,
         "end_reason": end_reason,
@@ -194,11 +195,14 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
         "preflight": None if preflight is None else {
             "noise_to_signal": preflight["noise_to_signal"], "warning_above": NOISE_TO_SIGNAL_WARNING,
             "failures": preflight["failures"]},
-    })
+    }
+    run.write_json("summary.json", summary)
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baselines["popularity"][f"ndcg@{k}"],
                           target=run.path / "ndcg_epsilon.png")
+    privacy = None
     if config.dp or config.central_dp:
-        write_privacy_report(run.path, build_report(config, recorder, finished=True, end_reason=end_reason,
-                                                    central_spent=central_spent))
+        privacy = build_report(config, recorder, finished=True, end_reason=end_reason, central_spent=central_spent)
+        write_privacy_report(run.path, privacy)
+    write_html_report(run.path, summary, privacy)
     print(f"fedrec run {status} ({end_reason}); artifacts in {run.path}", flush=True)
     return status

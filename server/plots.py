@@ -22,7 +22,8 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float,
     if any(v is not None for v in central):
         left.plot(rounds, central, marker="o", label="central (all partners' test users)")
     if any(v is not None for v in federated):
-        left.plot(rounds, federated, marker="s", label="federated (weighted by users)")
+        left.plot(rounds, federated, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
+                  label="federated (partners' noised answers)")  # dashed, hollow: visible where it meets central
     left.axhline(baseline_ndcg, color="grey", linestyle="--", label="popularity baseline")
     left.set(xlabel="round", ylabel=f"NDCG@{top_k}", title=f"NDCG@{top_k} over rounds")
     left.legend(fontsize=8)

@@ -111,6 +111,24 @@ def write_privacy_report(run_path: Path, report: dict) -> Path:
     return folder
 
 
+RELEASE_KINDS = {"popularity": "item counts (popularity prior)", "profile": "profile model update",
+                 "dlrm": "DLRM update", "evaluation": "evaluation answer", "dlrm-personalised": "personalised OverArch"}
+
+
+def release_table(partners: dict) -> list[str]:
+    """Markdown lines: each partner's DP releases by kind, as its latest signed head reported them."""
+    lines = ["", "Releases by kind (each partner's whole ledger; one cumulative epsilon above covers all of them):", "",
+             "| partner | release kind | releases | steps | noise multiplier | sample rate | rounds |",
+             "|---|---|---|---|---|---|---|"]
+    span = lambda pair, fmt: f"{pair[0]:{fmt}}" if pair[0] == pair[1] else f"{pair[0]:{fmt}} to {pair[1]:{fmt}}"  # noqa: E731
+    for name, p in partners.items():
+        for kind, r in (p.get("releases") or {}).items():
+            lines.append(f"| {name} | {RELEASE_KINDS.get(kind, kind)} | {r['releases']} | {r['steps']} | "
+                         f"{span(r['noise_multiplier'], '.4f')} | {span(r['sample_rate'], '.4f')} | "
+                         f"{span(r['rounds'], 'd')} |")
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     g, m = report["guarantee"], report["mechanism"]
     lines = [
@@ -147,6 +165,7 @@ def render_markdown(report: dict) -> str:
         rate = "-" if p["sample_rate"] is None else f"{p['sample_rate']:.4f}"
         lines.append(f"| {name} | {p['status']} | {eps} | {cap} | {sigma} | {rate} | {p['steps']} | "
                      f"{p['rounds_trained']} | {p['ledger_entries']} |")
+    lines += release_table(report["partners"])
     lines += ["", "Site policies and keys:", ""]
     for name, p in report["partners"].items():
         policy = p.get("policy") or {}

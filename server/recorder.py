@@ -38,6 +38,7 @@ class PartnerState:
     public_key: str = ""  # the site's Ed25519 public key (PEM), as first received
     policy: dict = field(default_factory=dict)  # the site's privacy policy, as it reported it
     signed_heads: list[dict] = field(default_factory=list)  # every signed ledger head received, in order
+    releases: dict = field(default_factory=dict)  # the site's DP releases by kind up to its latest head
     epsilon_by_round: dict[int, float] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
 
@@ -52,6 +53,7 @@ class PartnerState:
                 "key_id": str(info["key-id"])}
         self.signed_heads.append(head)
         self.ledger_entries, self.ledger_head = head["entries"], head["head"]
+        self.releases = json.loads(str(info["releases"])) if "releases" in info else {}
         if not self.public_key:
             self.public_key, self.key_id = str(info["public-key"]), head["key_id"]
         elif head["key_id"] != self.key_id:

@@ -6,6 +6,7 @@ model.pt           final global weights (weights only: loaded with torch.load(we
 model.json         model spec and run config to rebuild the models
 summary.json       final metrics, baselines, privacy
 ndcg_epsilon.png   NDCG@K and max epsilon over rounds
+report.html        one self-contained page: quality vs baselines, privacy per partner and release kind, plots
 partners/<p>/      simulation only: each partner's ledger and calibration
 """
 

@@ -34,6 +34,7 @@ from dp_accounting import pld, rdp
 
 from recmodel.privacy.ledger import GENESIS_HASH, HEAD_FILE, LEDGER_FILE, MECHANISM, entry_hash
 from recmodel.privacy.noised_release import GAUSSIAN
+from recmodel.privacy.release_summary import releases_by_kind
 from recmodel.privacy.site_key import PUBLIC_KEY_FILE, head_message, key_id, verify
 
 PLD_DISCRETISATION = 1e-3  # dp-accounting's PLD grid; pessimistic, 10x faster than its 1e-4 default and within
@@ -240,6 +241,13 @@ def _check_coordinator_record(lines, recorded: dict, public_key: str | None, aud
     for head in recorded.get("signed_heads", []):
         _check_signed_head(lines, head, key, audit,
                            who=f"coordinator's record (round {head.get('round')}, {head.get('kind')})")
+    reported = recorded.get("releases")
+    if reported:
+        count = int(recorded.get("ledger_entries") or len(lines))
+        recomputed = json.loads(json.dumps(releases_by_kind([entry for _, entry in lines[:count]])))
+        if reported != recomputed:
+            audit.problems.append(f"the report's releases by kind {reported} differ from those of the site's first "
+                                  f"{count} ledger entries {recomputed}")
 
 
 def audit_central_dp(section: dict, where: str) -> LedgerAudit:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from recmodel.atomic_write import write_atomically
+from recmodel.privacy.release_summary import releases_by_kind
 from recmodel.privacy.site_key import PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_message
 
 GENESIS_HASH = "0" * 64
@@ -125,8 +126,11 @@ class PrivacyLedger:
         return len(entries), entries[-1]["hash"] if entries else GENESIS_HASH
 
     def signed_head(self, partner: str) -> dict:
-        """{"entries", "head", "signature", "key_id"}: what the site reports with each release."""
-        return self._signed(partner, *self.head())
+        """{"entries", "head", "signature", "key_id", "releases"}: what the site reports with each release
+        (``releases``: recmodel.privacy.release_summary.releases_by_kind of the entries up to the head)."""
+        entries = self.entries()
+        head = entries[-1]["hash"] if entries else GENESIS_HASH
+        return {**self._signed(partner, len(entries), head), "releases": releases_by_kind(entries)}
 
     def _signed(self, partner: str, entries: int, head: str) -> dict:
         key = self.key

@@ -39,7 +39,8 @@ def written_site(tmp_path_factory):
                                     partner="p0", run_id="r", server_round=server_round,
                                     max_epsilon=config.max_epsilon)
         heads.append(dict(outcome.signed_head, round=server_round, kind="train"))
-    record = {"name": "p0", "public_key": (folder / PUBLIC_KEY_FILE).read_text(), "signed_heads": heads}
+    record = {"name": "p0", "public_key": (folder / PUBLIC_KEY_FILE).read_text(), "signed_heads": heads,
+              "releases": heads[-1]["releases"], "ledger_entries": heads[-1]["entries"]}
     return folder, record
 
 
@@ -163,6 +164,14 @@ def test_an_edited_coordinator_record_is_named(site):
     problems = _problems(folder, record)
     assert any("coordinator's record (round 2, train)" in p and "does not carry the site's signature" in p
                for p in problems)
+
+
+def test_the_reported_releases_by_kind_are_those_of_the_ledger(site):
+    folder, record = site
+    assert record["releases"]["dlrm"]["releases"] == 3 and record["releases"]["profile"]["rounds"] == [1, 3]
+    assert not _problems(folder, record)
+    record["releases"]["dlrm"]["steps"] -= 1  # a report that understates the DLRM's steps
+    assert any("the report's releases by kind" in p for p in _problems(folder, record))
 
 
 def test_a_ledger_resigned_with_another_key_is_named(site, tmp_path):

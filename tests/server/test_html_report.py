@@ -1,0 +1,68 @@
+"""The run's HTML report: self-contained, with the numbers of summary.json, and readable in a real browser."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.html_report import write_html_report
+from server.plots import plot_epsilon_by_partner, plot_ndcg_and_epsilon
+
+SUMMARY = {
+    "run_name": "demo", "status": "succeeded", "end_reason": "all 2 planned rounds completed",
+    "metrics": {"ndcg@10": 0.1198, "hr@10": 0.2309, "users": 10000},
+    "baselines": {"popularity": {"ndcg@10": 0.0423, "hr@10": 0.0868, "users": 10000},
+                  "dp_popularity": {"ndcg@10": 0.0426, "hr@10": 0.0864, "users": 10000}},
+    "privacy": {"dp": True, "unit": "user", "delta": 1e-5, "accountant": "prv", "target_epsilon": 8.0,
+                "epsilon": {"partner-0": 7.9952, "partner-1": 7.9951}, "max_epsilon": {"partner-0": 10.0, "partner-1": 10.0},
+                "status": {"partner-0": "active", "partner-1": "active"}},
+}
+RELEASES = {"popularity": {"releases": 1, "steps": 1, "mechanism": "gaussian", "noise_multiplier": [2.0, 2.0],
+                           "sample_rate": [1.0, 1.0], "rounds": [0, 0]},
+            "dlrm": {"releases": 2, "steps": 80, "mechanism": "poisson_subsampled_gaussian",
+                     "noise_multiplier": [0.8859, 0.8859], "sample_rate": [0.05, 0.05], "rounds": [1, 2]}}
+PRIVACY = {"partners": {"partner-0": {"releases": RELEASES}, "partner-1": {"releases": RELEASES}}}
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    (tmp_path / "privacy").mkdir()
+    rows = [{"round": r, "central": {"ndcg@10": 0.05 * r}, "federated": {"ndcg@10": 0.05 * r}, "epsilon_max": 4.0 * r}
+            for r in (1, 2)]
+    plot_ndcg_and_epsilon(rows, top_k=10, baseline_ndcg=0.0423, target=tmp_path / "ndcg_epsilon.png")
+    plot_epsilon_by_partner({"partner-0": {"1": 4.0, "2": 8.0}}, {"partner-0": 10.0},
+                            target=tmp_path / "privacy" / "epsilon.png")
+    return tmp_path
+
+
+def test_the_report_holds_the_runs_numbers_and_embeds_its_plots(run_dir):
+    page = write_html_report(run_dir, SUMMARY, PRIVACY).read_text()
+    assert "0.1198" in page and "0.0423" in page and "7.9952" in page  # model, popularity, epsilon
+    assert "DLRM update" in page and "item counts (popularity prior)" in page  # release kinds
+    assert page.count("data:image/png;base64,") == 2 and "src='http" not in page  # self-contained
+    assert "Glossary" in page and "NDCG@10" in page
+
+
+def test_without_dp_the_report_says_there_is_no_guarantee(run_dir):
+    summary = {**SUMMARY, "privacy": {"dp": False}}
+    assert "no privacy guarantee" in write_html_report(run_dir, summary, None).read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it from Debian packages)")
+def test_a_headless_browser_shows_the_figures_and_the_tables(run_dir, tmp_path):
+    report = write_html_report(run_dir, SUMMARY, PRIVACY)
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+               f"--user-data-dir={tmp_path / 'chromium-profile'}"]
+    dom = subprocess.run([*browser, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert len(re.findall(r'data-rendered="yes"', dom)) == 2  # both PNGs decoded, with a size, in the browser
+    assert re.search(r"<td>partner-0</td><td>7\.9952</td>", dom)
+    assert re.search(r"<td>popularity</td><td>0\.0423</td>", dom)
+    shot = tmp_path / "report.png"
+    subprocess.run([*browser, "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000  # a page with figures, not blank
