@@ -78,9 +78,10 @@ def run_recommend(args) -> int:
     tmp = out.with_name(f".{out.name}.tmp")
     block = max(1, PAIRS_PER_BLOCK // len(catalogue))
     items = np.arange(len(catalogue))
+    names = _item_names(serving.events, catalogue.item_ids)  # the file's title / category columns, if any
     try:
         with tmp.open("w") as handle, _progress(len(serving.selected), "scoring") as bar, torch.no_grad():
-            handle.write("user_id,item_id,rank,score\n")
+            handle.write(",".join(["user_id", "item_id", *names.columns, "rank", "score"]) + "\n")
             for start in range(0, len(serving.selected), block):
                 rows = serving.selected[start:start + block]
                 batch = candidates_batch(catalogue, users, rows, items, serving.config.history_length, serving.profiles)
@@ -95,6 +96,7 @@ def run_recommend(args) -> int:
                 frame = pd.DataFrame({
                     "user_id": np.repeat(users.user_ids[rows], k),
                     "item_id": catalogue.item_ids[order].ravel(),
+                    **{column: names[column].to_numpy()[order].ravel() for column in names.columns},
                     "rank": np.tile(np.arange(1, k + 1), len(rows)),
                     "score": best.ravel(),
                 })
@@ -106,6 +108,16 @@ def run_recommend(args) -> int:
         tmp.unlink(missing_ok=True)
     print(f"wrote top-{k} recommendations for {len(serving.selected):,} users to {out}")
     return 0
+
+
+def _item_names(events, item_ids):
+    """[N] rows of the file's ``title`` and ``category`` per catalogue item (columns absent from the file are
+    left out), so a reader sees "Toy Story (1995)", not only item id 1."""
+    import pandas as pd
+
+    columns = [c for c in ("title", "category") if c in events.columns]
+    first = events.drop_duplicates("item_id").set_index(events.drop_duplicates("item_id")["item_id"].astype(str))
+    return pd.DataFrame({c: first[c].astype(str).reindex([str(i) for i in item_ids]).to_numpy() for c in columns})
 
 
 def run_profile(args) -> int:

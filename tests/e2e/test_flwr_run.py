@@ -10,6 +10,7 @@ import pytest
 
 from recmodel.privacy.ledger import entry_hash
 from tests.e2e.conftest import FLWR, flwr_run
+from tests.server.test_html_report import CHROMIUM, rendered_dom
 
 
 TINY_RUN = "synthetic-users=160 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256"
@@ -28,6 +29,9 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert "round 2: 2/2 partner(s) trained in" in output  # progress during the round
     assert len(output.splitlines()) < 45, output  # Flower's INFO chatter goes to flower.log, not the console
     assert "Aggregated ClientApp-side Train Metrics" in (run_dir / "flower.log").read_text()
+    if CHROMIUM:  # the run's own HTML report, as a browser shows it
+        dom = rendered_dom(run_dir / "report.html", tmp_path)
+        assert dom.count('data-rendered="yes"') == 2 and "<td>partner-0</td>" in dom and "<td>popularity</td>" in dom
     # The run went to the SuperLink this test started on its own ports, not to one found on Flower's default port.
     assert (Path(flwr_env["FLWR_HOME"]) / "local-superlink" / "superlink.log").is_file()
 
@@ -65,6 +69,9 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
         assert [(h["round"], h["kind"]) for h in partner["signed_heads"]] == [
             (0, "preflight"), (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
         assert partner["policy"]["source"].startswith("simulation")
+        assert {k: r["releases"] for k, r in partner["releases"].items()} == {"popularity": 1, "profile": 2,
+                                                                              "dlrm": 2, "evaluation": 2}
+    assert "| partner-0 | DLRM update | 2 |" in (run_dir / "privacy" / "report.md").read_text()
     verdict = audit(run_dir)
     assert verdict.returncode == 0, verdict.stdout
     assert "overall: PASS (2/2 ledgers pass)" in verdict.stdout

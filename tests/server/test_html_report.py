@@ -51,18 +51,29 @@ def test_without_dp_the_report_says_there_is_no_guarantee(run_dir):
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                    reason="chromium is not installed (.ci/run installs it from Debian packages)")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it from Debian packages)")
+def headless(tmp_path: Path) -> list[str]:
+    return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}"]
+
+
+def rendered_dom(report: Path, tmp_path: Path) -> str:
+    """The report's DOM after a headless Chromium loaded it and ran its script."""
+    return subprocess.run([*headless(tmp_path), "--dump-dom", report.as_uri()], capture_output=True, text=True,
+                          timeout=120).stdout
+
+
+@needs_chromium
 def test_a_headless_browser_shows_the_figures_and_the_tables(run_dir, tmp_path):
     report = write_html_report(run_dir, SUMMARY, PRIVACY)
-    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-               f"--user-data-dir={tmp_path / 'chromium-profile'}"]
-    dom = subprocess.run([*browser, "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = rendered_dom(report, tmp_path)
     assert len(re.findall(r'data-rendered="yes"', dom)) == 2  # both PNGs decoded, with a size, in the browser
     assert re.search(r"<td>partner-0</td><td>7\.9952</td>", dom)
     assert re.search(r"<td>popularity</td><td>0\.0423</td>", dom)
     shot = tmp_path / "report.png"
-    subprocess.run([*browser, "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
+    subprocess.run([*headless(tmp_path), "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000  # a page with figures, not blank

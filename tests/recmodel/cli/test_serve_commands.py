@@ -53,7 +53,9 @@ def test_recommend_writes_k_unseen_raw_items_per_user_in_rank_order(trained_run,
     result = fedrec("recommend", "--run", run_dir, "--data", events_file, "--top-k", 5, "--out", out)
     assert result.returncode == 0, result.stderr
     recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
-    assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
+    assert list(recs.columns) == ["user_id", "item_id", "category", "rank", "score"]  # the file has no title
+    category_of = events.drop_duplicates("item_id").set_index("item_id")["category"]
+    assert (recs["category"].to_numpy() == category_of.loc[recs["item_id"]].to_numpy()).all()
     assert set(recs["user_id"]) == set(events["user_id"])
     assert (recs.groupby("user_id").size() == 5).all()
     assert set(recs["item_id"]) <= set(events["item_id"])  # raw ids such as i000042, not hashed rows
