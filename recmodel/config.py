@@ -80,6 +80,7 @@ class RunConfig:
     synthetic_categories: int
     min_interactions: int
     central_evaluation: bool
+    reference_baselines: bool
     top_k: int
     verbose: bool
     output_dir: str

@@ -15,6 +15,7 @@ from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import Recommender
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
+from recmodel.training.reference_baselines import reference_baselines
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.html_report import write_html_report
@@ -87,6 +88,10 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         preflight = preflight_partners(grid, model, settings, config, data, recorder)
         if config.popularity_prior:
             baselines["dp_popularity"] = preflight["prior"]
+    if config.reference_baselines and config.central_evaluation:  # simulation: the server holds the data
+        baselines.update(reference_baselines(spec, data.catalogue, data.users, list(data.partitions),
+                                             [data.site_name(i) for i in range(len(data.partitions))], config,
+                                             progress=lambda line: print(line, flush=True)))
     print(recorder.header(), flush=True)
     initial = ArrayRecord(model.state_dict())
 
@@ -197,8 +202,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
             "failures": preflight["failures"]},
     }
     run.write_json("summary.json", summary)
-    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baseline_ndcg=baselines["popularity"][f"ndcg@{k}"],
-                          target=run.path / "ndcg_epsilon.png")
+    plot_ndcg_and_epsilon(recorder.rows, top_k=k, baselines=baselines, target=run.path / "ndcg_epsilon.png")
     privacy = None
     if config.dp or config.central_dp:
         privacy = build_report(config, recorder, finished=True, end_reason=end_reason, central_spent=central_spent)

@@ -11,8 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
-def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float, target: Path) -> Path:
-    """NDCG@K (central, federated) and max epsilon over partners, per round."""
+BASELINE_STYLES = {  # name in summary.json "baselines" -> (label, colour, line style)
+    "popularity": ("popularity", "grey", "--"),
+    "dp_popularity": ("DP popularity (noised counts)", "tab:olive", ":"),
+    "centralised": ("centralised, no privacy (same model)", "tab:green", "-."),
+    "local_only": ("each partner alone, no privacy", "tab:purple", (0, (5, 2, 1, 2))),
+}
+
+
+def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baselines: dict[str, dict], target: Path) -> Path:
+    """NDCG@K (central, federated) and max epsilon over partners, per round; each baseline's NDCG@K as a
+    horizontal line (``baselines``: summary.json's, name -> {"ndcg@K": ...})."""
     key = f"ndcg@{top_k}"
     rounds = [r["round"] for r in rows]
     central = [(r["central"] or {}).get(key) for r in rows]
@@ -24,7 +33,10 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baseline_ndcg: float,
     if any(v is not None for v in federated):
         left.plot(rounds, federated, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
                   label="federated (partners' noised answers)")  # dashed, hollow: visible where it meets central
-    left.axhline(baseline_ndcg, color="grey", linestyle="--", label="popularity baseline")
+    for name, values in baselines.items():
+        if values.get(key) is not None:
+            label, colour, style = BASELINE_STYLES.get(name, (name, "black", "--"))
+            left.axhline(values[key], color=colour, linestyle=style, label=label)
     left.set(xlabel="round", ylabel=f"NDCG@{top_k}", title=f"NDCG@{top_k} over rounds")
     left.legend(fontsize=8)
     if eps_rows:

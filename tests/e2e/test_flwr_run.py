@@ -22,7 +22,8 @@ def audit(run_dir: Path) -> subprocess.CompletedProcess:
 
 def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     out_dir = tmp_path / "runs"
-    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 {TINY_RUN} output-dir='{out_dir}' run-name='e2e'")
+    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 {TINY_RUN} output-dir='{out_dir}' run-name='e2e' "
+                                          "reference-baselines=true")
     run_dir = out_dir / "e2e"
     assert f"artifacts in {run_dir}" in output
     assert "round |  NDCG@10" in output
@@ -39,6 +40,9 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert set(summary["metrics"]) >= {"ndcg@10", "hr@10", "next-category-top5", "prior-top5", "reconstruction-mse"}
     assert set(summary["baselines"]["popularity"]) >= {"ndcg@10", "hr@10"}
     assert set(summary["baselines"]["dp_popularity"]["sites"]) == {"partner-0", "partner-1"}
+    assert summary["baselines"]["centralised"]["users"] == summary["metrics"]["users"]
+    assert set(summary["baselines"]["local_only"]["sites"]) == {"partner-0", "partner-1"}
+    assert "centralised non-private reference" in output and "local-only reference" in output
     assert set(summary["preflight"]["noise_to_signal"]) == {"partner-0", "partner-1"}
     assert "pre-flight: partner 'partner-0'" in output and "item prior from 2 site(s)' noised item counts" in output
     assert set(summary["privacy"]["epsilon"]) == {"partner-0", "partner-1"}

@@ -31,7 +31,7 @@ def run_dir(tmp_path):
     (tmp_path / "privacy").mkdir()
     rows = [{"round": r, "central": {"ndcg@10": 0.05 * r}, "federated": {"ndcg@10": 0.05 * r}, "epsilon_max": 4.0 * r}
             for r in (1, 2)]
-    plot_ndcg_and_epsilon(rows, top_k=10, baseline_ndcg=0.0423, target=tmp_path / "ndcg_epsilon.png")
+    plot_ndcg_and_epsilon(rows, top_k=10, baselines=SUMMARY["baselines"], target=tmp_path / "ndcg_epsilon.png")
     plot_epsilon_by_partner({"partner-0": {"1": 4.0, "2": 8.0}}, {"partner-0": 10.0},
                             target=tmp_path / "privacy" / "epsilon.png")
     return tmp_path
