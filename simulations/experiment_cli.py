@@ -1,0 +1,100 @@
+"""Shared command line and plot of the experiment sweeps (frontier, strategies, non_iid, partner_count)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from simulations.sweep import Point, run_sweep
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parser(description: str, *, partners: int = 5) -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(description=description)
+    cli.add_argument("--dataset", default="synthetic",
+                     help="'synthetic' or an events file (e.g. from fedrec data import movielens-latest); default synthetic")
+    cli.add_argument("--partners", type=int, default=partners, help=f"simulated partner sites (default {partners})")
+    cli.add_argument("--seed", type=int, default=0, help="run-config seed of every point (default 0)")
+    cli.add_argument("--run-config", default="", help='extra overrides for every point, e.g. "num-server-rounds=3"')
+    cli.add_argument("--tag", default="", help="results name suffix (default: the data set's file stem)")
+    cli.add_argument("--work-dir", type=Path, default=Path("sweeps"),
+                     help="run directories and logs of the points (default ./sweeps)")
+    return cli
+
+
+def base_config(args) -> dict:
+    base = {"seed": args.seed}
+    if args.dataset != "synthetic":
+        base["dataset"] = str(Path(args.dataset).resolve())
+    for pair in args.run_config.split():
+        key, _, value = pair.partition("=")
+        base[key] = _literal(value)
+    return base
+
+
+def _literal(text: str):
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip("'\"")
+
+
+def results_name(experiment: str, args) -> str:
+    tag = args.tag or ("synthetic" if args.dataset == "synthetic" else Path(args.dataset).stem)
+    return f"{experiment}-{tag}"
+
+
+def run_experiment(experiment: str, points: list[Point], args, *, x: str, xlabel: str, log_x: bool = False,
+                   base: dict | None = None) -> pd.DataFrame:
+    """Run the sweep into ``simulations/results/<experiment>-<tag>.csv`` and plot it beside (``.png``)."""
+    name = results_name(experiment, args)
+    table = run_sweep(points, RESULTS / f"{name}.csv", base=base if base is not None else base_config(args),
+                      work_dir=args.work_dir / name)
+    plot_sweep(table, x=x, xlabel=xlabel, title=f"{experiment}: {name.split('-', 1)[1]}, {args.partners} partners",
+               target=RESULTS / f"{name}.png", log_x=log_x)
+    print(f"wrote {RESULTS / (name + '.csv')} and {RESULTS / (name + '.png')}")
+    return table
+
+
+def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: Path, log_x: bool) -> None:
+    """NDCG@10 of each point against ``x``, with the mean popularity baselines as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = table[table["status"].isin(["succeeded", "degraded"])]
+    numeric = pd.to_numeric(done[x], errors="coerce")
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    if len(done) and numeric.notna().all():
+        finite = numeric[numeric != float("inf")]
+        edge = (finite.max() * 4 if len(finite) else 1.0)  # no-DP / IID points: drawn at the right edge
+        shown = numeric.replace(float("inf"), edge)
+        order = shown.argsort()
+        axis.plot(shown.iloc[order], done["ndcg@10"].iloc[order], marker="o", label="federated model")
+        for index, value in shown.items():
+            axis.annotate(done.loc[index, "name"], (value, done.loc[index, "ndcg@10"]), fontsize=7,
+                          textcoords="offset points", xytext=(3, 4))
+        if log_x:
+            axis.set_xscale("log")
+    else:
+        axis.bar(done[x].astype(str), done["ndcg@10"], label="federated model")
+    for column, label, style in (("popularity_ndcg@10", "popularity (exact)", "--"),
+                                 ("dp_popularity_ndcg@10", "DP popularity", ":"),
+                                 ("centralised_ndcg@10", "centralised, no privacy", "-."),
+                                 ("local_only_ndcg@10", "each partner alone, no privacy", (0, (5, 2, 1, 2)))):
+        if column in done and done[column].notna().any():
+            axis.axhline(done[column].mean(), linestyle=style, color="grey" if "popularity" in column else None,
+                         label=f"{label}: {done[column].mean():.4f}")
+    axis.set(xlabel=xlabel, ylabel="NDCG@10 (central evaluation)", title=title)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)

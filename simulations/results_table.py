@@ -1,0 +1,53 @@
+"""The README's experiment table, generated from simulations/results/*.csv.
+
+    python -m simulations.results_table            # rewrite the table between the README markers
+    python -m simulations.results_table --print    # print it instead
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from simulations.experiment_cli import RESULTS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- experiments:start -->", "<!-- experiments:end -->"
+
+
+def fmt(value, digits: int = 4) -> str:
+    return "-" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def table() -> str:
+    lines = ["| results | point | status | NDCG@10 | popularity | DP popularity | max epsilon | seconds | command |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for csv in sorted(RESULTS.glob("*.csv")):
+        for row in pd.read_csv(csv).to_dict("records"):
+            lines.append(f"| [{csv.stem}](simulations/results/{csv.stem}.png) | {row['name']} | {row['status']} | "
+                         f"{fmt(row.get('ndcg@10'))} | {fmt(row.get('popularity_ndcg@10'))} | "
+                         f"{fmt(row.get('dp_popularity_ndcg@10'))} | {fmt(row.get('epsilon_max'), 3)} | "
+                         f"{fmt(row.get('seconds'), 0)} | `{row['command']}` |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("--print", action="store_true", help="print the table instead of rewriting the README")
+    args = cli.parse_args()
+    text = table()
+    if args.print:
+        print(text)
+        return
+    readme = README.read_text()
+    if START not in readme or END not in readme:
+        raise SystemExit(f"{README}: no {START} ... {END} markers to write the table between")
+    head, rest = readme.split(START, 1)
+    README.write_text(head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+    print(f"wrote {text.count(chr(10)) - 1} rows into {README}")
+
+
+if __name__ == "__main__":
+    main()
