@@ -60,6 +60,8 @@ def result_row(point: Point, summary: dict, seconds: float, command: list[str]) 
         row[f"{name}_ndcg@10"] = values.get("ndcg@10")
     epsilons = [e for e in ((summary.get("privacy") or {}).get("epsilon") or {}).values() if e is not None]
     row["epsilon_max"] = max(epsilons) if epsilons else None
+    ratios = list(((summary.get("preflight") or {}).get("noise_to_signal") or {}).values())
+    row["noise_to_signal_max"] = max(ratios) if ratios else None  # pre-flight estimate, to calibrate its warning
     row["seconds"] = round(seconds, 1)
     row["command"] = shlex.join(["fedrec", *command[1:]]).replace(str(REPO), ".")
     return row
