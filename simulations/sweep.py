@@ -10,7 +10,6 @@ each point finishes, so an interrupted sweep resumes where it stopped: points wh
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from recmodel.atomic_write import write_atomically
+from simulations.local_superlink import private_flower_env, processes_started_with, stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
 FEDREC = Path(sys.executable).parent / "fedrec"
@@ -78,25 +78,36 @@ def run_sweep(points: list[Point], csv_path: Path, *, base: dict, work_dir: Path
     if len(set(names)) != len(names):
         raise ValueError(f"point names must be unique: {names}")
     started = time.time()
-    for index, point in enumerate(points, start=1):
-        tag = f"[{index}/{len(points)}] {point.name}"
-        if rows.get(point.name, {}).get("status") in DONE:
-            print(f"{tag}: done in an earlier run of the sweep (NDCG@10 {rows[point.name]['ndcg@10']:.4f})", flush=True)
-            continue
-        command = command_of(point, base, work_dir)
-        print(f"{tag}: running ({time.time() - started:.0f} s into the sweep) ...", flush=True)
-        began = time.time()
-        with (work_dir / f"{point.name}.log").open("w") as log:
-            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir,
-                                  env=dict(os.environ, FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1")).returncode
-        summary_file = work_dir / "runs" / point.name / "summary.json"
-        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
-        if code != 0 and summary.get("status") in DONE:
-            summary["status"] = "failed"
-        rows[point.name] = result_row(point, summary, time.time() - began, command)
-        table = pd.DataFrame([rows[n] for n in names if n in rows])
-        write_atomically(csv_path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
-        ndcg = rows[point.name]["ndcg@10"]
-        print(f"{tag}: {rows[point.name]['status']}, NDCG@10 {ndcg if ndcg is None else round(ndcg, 4)} in "
-              f"{time.time() - began:.0f} s (log: {work_dir / (point.name + '.log')})", flush=True)
+    home = (work_dir / "flwr-home").resolve()
+    env = private_flower_env(home)  # its own local SuperLink: never one another user started
+    try:
+        for index, point in enumerate(points, start=1):
+            _run_point(index, point, points, rows, csv_path, base=base, work_dir=work_dir, env=env, started=started)
+    finally:
+        stop_processes(processes_started_with(home))
     return pd.DataFrame([rows[n] for n in names if n in rows])
+
+
+def _run_point(index: int, point: Point, points: list[Point], rows: dict, csv_path: Path, *, base: dict,
+               work_dir: Path, env: dict, started: float) -> None:
+    """Run one point unless its row is done; rewrite the CSV with its row."""
+    names = [p.name for p in points]
+    tag = f"[{index}/{len(points)}] {point.name}"
+    if rows.get(point.name, {}).get("status") in DONE:
+        print(f"{tag}: done in an earlier run of the sweep (NDCG@10 {rows[point.name]['ndcg@10']:.4f})", flush=True)
+        return
+    command = command_of(point, base, work_dir)
+    print(f"{tag}: running ({time.time() - started:.0f} s into the sweep) ...", flush=True)
+    began = time.time()
+    with (work_dir / f"{point.name}.log").open("w") as log:
+        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir, env=env).returncode
+    summary_file = work_dir / "runs" / point.name / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"status": "failed"}
+    if code != 0 and summary.get("status") in DONE:
+        summary["status"] = "failed"
+    rows[point.name] = result_row(point, summary, time.time() - began, command)
+    table = pd.DataFrame([rows[n] for n in names if n in rows])
+    write_atomically(csv_path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    ndcg = rows[point.name]["ndcg@10"]
+    print(f"{tag}: {rows[point.name]['status']}, NDCG@10 {ndcg if ndcg is None else round(ndcg, 4)} in "
+          f"{time.time() - began:.0f} s (log: {work_dir / (point.name + '.log')})", flush=True)

@@ -6,7 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import FLWR, flwr_run, stop_processes
+from simulations.local_superlink import stop_processes
+from tests.e2e.conftest import FLWR, flwr_run
 from tests.e2e.test_flwr_run import TINY_RUN
 
 FLOWER_DEFAULT_LOCAL_PORT = 39091  # where ``flwr run`` looks for (and starts) its local SuperLink by default

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from recmodel.data.synthetic import SyntheticSpec, generate_events
-from tests.e2e.conftest import fedrec_run, processes_started_with
+from simulations.local_superlink import processes_started_with
+from tests.e2e.conftest import fedrec_run
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 

@@ -6,7 +6,7 @@ from simulations import results_table
 from simulations.experiment_cli import plot_sweep
 from simulations.frontier import points as frontier_points
 from simulations.sweep import Point, run_config_text, run_sweep
-from tests.e2e.conftest import flwr_env  # noqa: F401  (fixture: own Flower home and SuperLink ports)
+from simulations.local_superlink import processes_started_with
 
 TINY = {"synthetic-users": 160, "synthetic-items": 80, "synthetic-categories": 6, "batch-size": 16,
         "item-buckets": 256, "num-server-rounds": 1, "profiles": False}
@@ -23,9 +23,7 @@ def test_the_frontier_covers_epsilon_half_to_sixteen_and_no_dp():
     assert all(p.partners == 5 for p in frontier_points(5))
 
 
-def test_a_sweep_runs_real_simulations_and_resumes_without_rerunning(flwr_env, tmp_path, monkeypatch, capsys):  # noqa: F811
-    for key, value in flwr_env.items():
-        monkeypatch.setenv(key, value)
+def test_a_sweep_runs_real_simulations_and_resumes_without_rerunning(tmp_path, monkeypatch, capsys):
     csv = tmp_path / "results" / "demo.csv"
     points = [Point("eps-4", {"target-epsilon": 4.0}, 2, {"epsilon_target": 4.0})]
     table = run_sweep(points, csv, base=TINY, work_dir=tmp_path / "work")
@@ -33,6 +31,7 @@ def test_a_sweep_runs_real_simulations_and_resumes_without_rerunning(flwr_env, t
     assert row["status"] == "succeeded" and 0 < row["ndcg@10"] <= 1 and row["epsilon_max"] <= 4.0 + 1e-6
     assert row["popularity_ndcg@10"] > 0 and row["command"].startswith("fedrec run . --run-config")
     assert pd.read_csv(csv)["name"].tolist() == ["eps-4"]
+    assert not processes_started_with((tmp_path / "work" / "flwr-home").resolve())  # its SuperLink is stopped
     capsys.readouterr()
     run_sweep(points, csv, base=TINY, work_dir=tmp_path / "work")  # the row is done: nothing runs again
     assert "done in an earlier run of the sweep" in capsys.readouterr().out
