@@ -2,21 +2,48 @@
 
     python -m simulations.frontier --dataset runs/ml-latest-small.parquet --partners 5
 
+Each DP point gives half its target epsilon to the popularity prior (its noise multiplier is calibrated so
+that the one Gaussian release alone costs epsilon / 2 at delta 1e-5) and trains with momentum 0 and learning
+rate 0.2: momentum 0.9 and rate 1.0 (the defaults, tuned on the synthetic data's 5,000-user partners) let the
+per-step DP noise on the item tables of 122-user partners erase the prior within two rounds (ml-latest-small,
+epsilon 8: 0.0154 -> 0.0021; momentum 0: 0.0173 -> 0.0135 after 5 rounds; momentum 0 and rate 0.2: 0.0191 held
+at 0.018-0.019). The non-private point runs the defaults.
 Writes simulations/results/frontier-<data>.csv and .png (resumable: rerun the command to finish it).
-The non-private point is plotted at the right edge (epsilon = inf) and marked in the CSV (``dp`` False).
 """
 
 from __future__ import annotations
+
+import dp_accounting
+from dp_accounting import pld
 
 from simulations.experiment_cli import parser, run_experiment
 from simulations.sweep import Point
 
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+PRIOR_SHARE = 0.5
+DELTA = 1e-5
+
+
+def gaussian_epsilon(noise_multiplier: float, delta: float = DELTA) -> float:
+    accountant = pld.PLDAccountant()
+    accountant.compose(dp_accounting.GaussianDpEvent(noise_multiplier))
+    return accountant.get_epsilon(delta)
+
+
+def noise_for_epsilon(epsilon: float, delta: float = DELTA) -> float:
+    """The Gaussian noise multiplier whose single release costs ``epsilon`` at ``delta`` (bisection, +-0.1%)."""
+    low, high = 0.05, 200.0
+    while high / low > 1.001:
+        middle = (low * high) ** 0.5
+        low, high = (middle, high) if gaussian_epsilon(middle, delta) > epsilon else (low, middle)
+    return round(high, 4)  # the larger: the release costs at most epsilon
 
 
 def points(partners: int) -> list[Point]:
-    private = [Point(f"eps-{eps:g}", {"target-epsilon": eps, "max-epsilon": max(10.0, eps + 2)}, partners,
-                     {"epsilon_target": eps, "dp": True}) for eps in EPSILONS]
+    private = [Point(f"eps-{eps:g}", {"target-epsilon": eps, "max-epsilon": max(10.0, eps + 2), "momentum": 0.0,
+                                      "learning-rate": 0.2,
+                                      "popularity-noise-multiplier": noise_for_epsilon(eps * PRIOR_SHARE)},
+                     partners, {"epsilon_target": eps, "dp": True}) for eps in EPSILONS]
     return private + [Point("no-dp", {"dp": False}, partners, {"epsilon_target": float("inf"), "dp": False})]
 
 

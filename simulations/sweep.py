@@ -10,7 +10,6 @@ each point finishes, so an interrupted sweep resumes where it stopped: points wh
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
 import time
@@ -63,7 +62,8 @@ def result_row(point: Point, summary: dict, seconds: float, command: list[str]) 
     ratios = list(((summary.get("preflight") or {}).get("noise_to_signal") or {}).values())
     row["noise_to_signal_max"] = max(ratios) if ratios else None  # pre-flight estimate, to calibrate its warning
     row["seconds"] = round(seconds, 1)
-    row["command"] = shlex.join(["fedrec", *command[1:]]).replace(str(REPO), ".")
+    row["command"] = (f'fedrec run . --run-config "{command[4]}" --federation-config "{command[6]}"'
+                      .replace(str(REPO), "."))
     return row
 
 
