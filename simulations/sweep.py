@@ -70,6 +70,7 @@ def result_row(point: Point, summary: dict, seconds: float, command: list[str]) 
 def run_sweep(points: list[Point], csv_path: Path, *, base: dict, work_dir: Path) -> pd.DataFrame:
     """Run every point not yet done in ``csv_path``; returns the whole table (one row per point)."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
+    work_dir = work_dir.resolve()  # the runs' output-dir: absolute, whatever directory the run starts in
     work_dir.mkdir(parents=True, exist_ok=True)
     rows = {}
     if csv_path.exists():
@@ -78,7 +79,7 @@ def run_sweep(points: list[Point], csv_path: Path, *, base: dict, work_dir: Path
     if len(set(names)) != len(names):
         raise ValueError(f"point names must be unique: {names}")
     started = time.time()
-    home = (work_dir / "flwr-home").resolve()
+    home = work_dir / "flwr-home"
     env = private_flower_env(home)  # its own local SuperLink: never one another user started
     try:
         for index, point in enumerate(points, start=1):

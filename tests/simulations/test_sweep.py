@@ -1,5 +1,7 @@
 """Experiment sweeps: real fedrec runs into a resumable CSV, a plot, and the README table."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from simulations import results_table
@@ -26,14 +28,15 @@ def test_the_frontier_covers_epsilon_half_to_sixteen_and_no_dp():
 def test_a_sweep_runs_real_simulations_and_resumes_without_rerunning(tmp_path, monkeypatch, capsys):
     csv = tmp_path / "results" / "demo.csv"
     points = [Point("eps-4", {"target-epsilon": 4.0}, 2, {"epsilon_target": 4.0})]
-    table = run_sweep(points, csv, base=TINY, work_dir=tmp_path / "work")
+    monkeypatch.chdir(tmp_path)  # a relative work dir, as the experiment commands' default ./sweeps
+    table = run_sweep(points, csv, base=TINY, work_dir=Path("work"))
     row = table.iloc[0]
     assert row["status"] == "succeeded" and 0 < row["ndcg@10"] <= 1 and row["epsilon_max"] <= 4.0 + 1e-6
     assert row["popularity_ndcg@10"] > 0 and row["command"].startswith("fedrec run . --run-config")
     assert pd.read_csv(csv)["name"].tolist() == ["eps-4"]
     assert not processes_started_with((tmp_path / "work" / "flwr-home").resolve())  # its SuperLink is stopped
     capsys.readouterr()
-    run_sweep(points, csv, base=TINY, work_dir=tmp_path / "work")  # the row is done: nothing runs again
+    run_sweep(points, csv, base=TINY, work_dir=Path("work"))  # the row is done: nothing runs again
     assert "done in an earlier run of the sweep" in capsys.readouterr().out
 
     plot_sweep(pd.read_csv(csv), x="epsilon_target", xlabel="epsilon", title="demo", target=tmp_path / "demo.png",
