@@ -72,12 +72,11 @@ def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: 
 
     done = table[table["status"].isin(["succeeded", "degraded"])]
     numeric = pd.to_numeric(done[x], errors="coerce")
+    finite = numeric[numeric != float("inf")]
+    shown = numeric.replace(float("inf"), finite.max() * 4 if len(finite) else 1.0)  # no-DP / IID: right edge
+    order = shown.argsort()
     fig, axis = plt.subplots(figsize=(7, 4.5))
     if len(done) and numeric.notna().all():
-        finite = numeric[numeric != float("inf")]
-        edge = (finite.max() * 4 if len(finite) else 1.0)  # no-DP / IID points: drawn at the right edge
-        shown = numeric.replace(float("inf"), edge)
-        order = shown.argsort()
         axis.plot(shown.iloc[order], done["ndcg@10"].iloc[order], marker="o", label="federated model")
         for index, value in shown.items():
             axis.annotate(done.loc[index, "name"], (value, done.loc[index, "ndcg@10"]), fontsize=7,
@@ -87,12 +86,17 @@ def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: 
     else:
         axis.bar(done[x].astype(str), done["ndcg@10"], label="federated model")
     for column, label, style in (("popularity_ndcg@10", "popularity (exact)", "--"),
-                                 ("dp_popularity_ndcg@10", "DP popularity", ":"),
+                                 ("dp_popularity_ndcg@10", "DP popularity (the prior alone)", ":"),
                                  ("centralised_ndcg@10", "centralised, no privacy", "-."),
                                  ("local_only_ndcg@10", "each partner alone, no privacy", (0, (5, 2, 1, 2)))):
-        if column in done and done[column].notna().any():
-            axis.axhline(done[column].mean(), linestyle=style, color="grey" if "popularity" in column else None,
-                         label=f"{label}: {done[column].mean():.4f}")
+        if column not in done or not done[column].notna().any():
+            continue
+        colour = "grey" if column == "popularity_ndcg@10" else None
+        if done[column].nunique() > 1 and len(done) and numeric.notna().all():  # varies with the setting
+            axis.plot(shown.iloc[order], done[column].iloc[order], linestyle=style, marker="x", color=colour,
+                      label=label)
+        else:
+            axis.axhline(done[column].mean(), linestyle=style, color=colour, label=f"{label}: {done[column].mean():.4f}")
     axis.set(xlabel=xlabel, ylabel="NDCG@10 (central evaluation)", title=title)
     axis.legend(fontsize=8)
     fig.tight_layout()
