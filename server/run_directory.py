@@ -5,7 +5,7 @@ metrics.jsonl      one JSON object per round (round 0 = initial model)
 model.pt           final global weights (weights only: loaded with torch.load(weights_only=True))
 model.json         model spec and run config to rebuild the models
 summary.json       final metrics, baselines, privacy
-ndcg_epsilon.png   NDCG@K and max epsilon over rounds
+ndcg_epsilon.png   NDCG@K over rounds against the baselines, and max epsilon
 report.html        one self-contained page: quality vs baselines, privacy per partner and release kind, plots
 partners/<p>/      simulation only: each partner's ledger and calibration
 """
