@@ -13,7 +13,7 @@ import html
 from pathlib import Path
 
 from recmodel.atomic_write import write_atomically
-from server.privacy_report import RELEASE_KINDS
+from server.privacy_report import RELEASE_KINDS, value_range
 
 REPORT_FILE = "report.html"
 GLOSSARY = [
@@ -96,8 +96,8 @@ def _privacy_tables(summary: dict, privacy: dict | None) -> str:
         text += ("<table id='releases'><tr><th>partner</th><th>release kind</th><th>releases</th><th>steps</th>"
                  "<th>noise multiplier</th><th>sample rate</th></tr>" + "".join(
                      f"<tr><td>{html.escape(p)}</td><td>{html.escape(RELEASE_KINDS.get(k, k))}</td>"
-                     f"<td>{r['releases']}</td><td>{r['steps']}</td><td>{_span(r['noise_multiplier'])}</td>"
-                     f"<td>{_span(r['sample_rate'])}</td></tr>" for p, k, r in kinds) + "</table>"
+                     f"<td>{r['releases']}</td><td>{r['steps']}</td><td>{value_range(r['noise_multiplier'])}</td>"
+                     f"<td>{value_range(r['sample_rate'])}</td></tr>" for p, k, r in kinds) + "</table>"
                  "<p class='note'>One cumulative epsilon per partner covers all its release kinds; verify it with "
                  "<code>fedrec audit &lt;run-dir&gt;</code>.</p>")
     return text
@@ -106,6 +106,3 @@ def _privacy_tables(summary: dict, privacy: dict | None) -> str:
 def _number(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
-
-def _span(pair) -> str:
-    return f"{pair[0]:.4f}" if pair[0] == pair[1] else f"{pair[0]:.4f} to {pair[1]:.4f}"

@@ -120,13 +120,17 @@ def release_table(partners: dict) -> list[str]:
     lines = ["", "Releases by kind (each partner's whole ledger; one cumulative epsilon above covers all of them):", "",
              "| partner | release kind | releases | steps | noise multiplier | sample rate | rounds |",
              "|---|---|---|---|---|---|---|"]
-    span = lambda pair, fmt: f"{pair[0]:{fmt}}" if pair[0] == pair[1] else f"{pair[0]:{fmt}} to {pair[1]:{fmt}}"  # noqa: E731
     for name, p in partners.items():
         for kind, r in (p.get("releases") or {}).items():
             lines.append(f"| {name} | {RELEASE_KINDS.get(kind, kind)} | {r['releases']} | {r['steps']} | "
-                         f"{span(r['noise_multiplier'], '.4f')} | {span(r['sample_rate'], '.4f')} | "
-                         f"{span(r['rounds'], 'd')} |")
+                         f"{value_range(r['noise_multiplier'])} | {value_range(r['sample_rate'])} | "
+                         f"{value_range(r['rounds'], 'd')} |")
     return lines
+
+
+def value_range(pair, fmt: str = ".4f") -> str:
+    """``[low, high]`` as one value when they agree, else "low to high"."""
+    return f"{pair[0]:{fmt}}" if pair[0] == pair[1] else f"{pair[0]:{fmt}} to {pair[1]:{fmt}}"
 
 
 def render_markdown(report: dict) -> str:
