@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from server.plots import BASELINE_STYLES
 from simulations.sweep import Point, run_sweep
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,7 +65,8 @@ def run_experiment(experiment: str, points: list[Point], args, *, x: str, xlabel
 
 
 def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: Path, log_x: bool) -> None:
-    """NDCG@10 of each point against ``x``, with the mean popularity baselines as horizontal lines."""
+    """NDCG@10 of each point against ``x``; each baseline (server.plots.BASELINE_STYLES) as a series where it
+    varies between points, else as a horizontal line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,7 +78,8 @@ def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: 
     shown = numeric.replace(float("inf"), finite.max() * 4 if len(finite) else 1.0)  # no-DP / IID: right edge
     order = shown.argsort()
     fig, axis = plt.subplots(figsize=(7, 4.5))
-    if len(done) and numeric.notna().all():
+    on_x = len(done) > 0 and numeric.notna().all()
+    if on_x:
         axis.plot(shown.iloc[order], done["ndcg@10"].iloc[order], marker="o", label="federated model")
         for index, value in shown.items():
             axis.annotate(done.loc[index, "name"], (value, done.loc[index, "ndcg@10"]), fontsize=7,
@@ -85,14 +88,11 @@ def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: 
             axis.set_xscale("log")
     else:
         axis.bar(done[x].astype(str), done["ndcg@10"], label="federated model")
-    for column, label, style in (("popularity_ndcg@10", "popularity (exact)", "--"),
-                                 ("dp_popularity_ndcg@10", "DP popularity (the prior alone)", ":"),
-                                 ("centralised_ndcg@10", "centralised, no privacy", "-."),
-                                 ("local_only_ndcg@10", "each partner alone, no privacy", (0, (5, 2, 1, 2)))):
+    for name, (label, colour, style) in BASELINE_STYLES.items():
+        column = f"{name}_ndcg@10"
         if column not in done or not done[column].notna().any():
             continue
-        colour = "grey" if column == "popularity_ndcg@10" else None
-        if done[column].nunique() > 1 and len(done) and numeric.notna().all():  # varies with the setting
+        if done[column].nunique() > 1 and on_x:  # varies with the setting
             axis.plot(shown.iloc[order], done[column].iloc[order], linestyle=style, marker="x", color=colour,
                       label=label)
         else:

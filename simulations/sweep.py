@@ -83,17 +83,16 @@ def run_sweep(points: list[Point], csv_path: Path, *, base: dict, work_dir: Path
     env = private_flower_env(home)  # its own local SuperLink: never one another user started
     try:
         for index, point in enumerate(points, start=1):
-            _run_point(index, point, points, rows, csv_path, base=base, work_dir=work_dir, env=env, started=started)
+            _run_point(f"[{index}/{len(points)}] {point.name}", point, names, rows, csv_path, base=base,
+                       work_dir=work_dir, env=env, started=started)
     finally:
         stop_processes(processes_started_with(home))
     return pd.DataFrame([rows[n] for n in names if n in rows])
 
 
-def _run_point(index: int, point: Point, points: list[Point], rows: dict, csv_path: Path, *, base: dict,
+def _run_point(tag: str, point: Point, names: list[str], rows: dict, csv_path: Path, *, base: dict,
                work_dir: Path, env: dict, started: float) -> None:
-    """Run one point unless its row is done; rewrite the CSV with its row."""
-    names = [p.name for p in points]
-    tag = f"[{index}/{len(points)}] {point.name}"
+    """Run one point unless its row is done; rewrite the CSV (rows in ``names`` order) with its row."""
     if rows.get(point.name, {}).get("status") in DONE:
         print(f"{tag}: done in an earlier run of the sweep (NDCG@10 {rows[point.name]['ndcg@10']:.4f})", flush=True)
         return

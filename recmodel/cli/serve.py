@@ -116,7 +116,8 @@ def _item_names(events, item_ids):
     import pandas as pd
 
     columns = [c for c in ("title", "category") if c in events.columns]
-    first = events.drop_duplicates("item_id").set_index(events.drop_duplicates("item_id")["item_id"].astype(str))
+    first = events.drop_duplicates("item_id")
+    first.index = first["item_id"].astype(str)
     return pd.DataFrame({c: first[c].astype(str).reindex([str(i) for i in item_ids]).to_numpy() for c in columns})
 
 

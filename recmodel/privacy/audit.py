@@ -244,7 +244,7 @@ def _check_coordinator_record(lines, recorded: dict, public_key: str | None, aud
     reported = recorded.get("releases")
     if reported:
         count = int(recorded.get("ledger_entries") or len(lines))
-        recomputed = json.loads(json.dumps(releases_by_kind([entry for _, entry in lines[:count]])))
+        recomputed = releases_by_kind([entry for _, entry in lines[:count]])
         if reported != recomputed:
             audit.problems.append(f"the report's releases by kind {reported} differ from those of the site's first "
                                   f"{count} ledger entries {recomputed}")

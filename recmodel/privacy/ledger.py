@@ -122,15 +122,13 @@ class PrivacyLedger:
 
     def head(self) -> tuple[int, str]:
         """(number of entries, hash of the last one): the anchor a run report records."""
-        entries = self.entries()
-        return len(entries), entries[-1]["hash"] if entries else GENESIS_HASH
+        return _head_of(self.entries())
 
     def signed_head(self, partner: str) -> dict:
         """{"entries", "head", "signature", "key_id", "releases"}: what the site reports with each release
         (``releases``: recmodel.privacy.release_summary.releases_by_kind of the entries up to the head)."""
         entries = self.entries()
-        head = entries[-1]["hash"] if entries else GENESIS_HASH
-        return {**self._signed(partner, len(entries), head), "releases": releases_by_kind(entries)}
+        return {**self._signed(partner, *_head_of(entries)), "releases": releases_by_kind(entries)}
 
     def _signed(self, partner: str, entries: int, head: str) -> dict:
         key = self.key
@@ -212,3 +210,8 @@ class PrivacyLedger:
         write_atomically(self.path.parent / HEAD_FILE,
                          lambda tmp: tmp.write_text(json.dumps(head, sort_keys=True), encoding="utf-8"))
         fsync_directory(self.path.parent)
+
+
+def _head_of(entries: list[dict]) -> tuple[int, str]:
+    """(number of entries, hash of the last one, or the genesis hash when there is none)."""
+    return len(entries), entries[-1]["hash"] if entries else GENESIS_HASH
