@@ -25,6 +25,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricR
 from flwr.clientapp import ClientApp
 
 from client.site import Site, resolve_site
+from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
@@ -160,6 +161,16 @@ def _answer_metrics(answer: PrivateAnswer) -> dict:
     metrics = {f"{name}-sum": value for name, value in released.sums.items()}
     metrics.update({"count": released.count, "noise-std": released.noise_std, "epsilon": answer.epsilon})
     return metrics
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """The coordinator's first message: the site check (``client.site_check``)."""
+    settings: ConfigRecord = msg.content["config"]
+    if str(settings.get("phase", "")) != SITE_CHECK_PHASE:
+        return Message(error=Error(code=4000, reason=f"unknown query phase {settings.get('phase')!r}"), reply_to=msg)
+    answer = check_site(context, RunConfig.from_mapping(context.run_config))
+    return Message(content=RecordDict({"site": answer}), reply_to=msg)
 
 
 @app.evaluate()

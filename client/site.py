@@ -38,6 +38,7 @@ class Site:
     state_dir: Path
     policy: SitePolicy
     simulated: bool
+    attribute_names: tuple[str, ...] = ()
 
 
 def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
@@ -51,7 +52,7 @@ def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
     policy = (SitePolicy.from_file(config.site_policy, partner=partner) if config.site_policy
               else SitePolicy.mirroring(config, partner=partner))
     return Site(partner, data.catalogue, data.site_users(partition_id), Path(run_dir) / "partners" / partner,
-                policy, simulated=True)
+                policy, simulated=True, attribute_names=data.attribute_names)
 
 
 def _deployed_site(node: dict, config: RunConfig) -> Site:
@@ -62,4 +63,15 @@ def _deployed_site(node: dict, config: RunConfig) -> Site:
     state_dir = Path(str(node.get("state-dir", Path.home() / ".fedrec" / partner))).expanduser()
     policy_values = {key: value for key, value in node.items() if key not in SITE_KEYS}
     policy = SitePolicy.from_mapping(policy_values, partner=partner, source="the SuperNode's --node-config")
-    return Site(partner, data.catalogue, data.site_users(0), state_dir, policy, simulated=False)
+    return Site(partner, data.catalogue, data.site_users(0), state_dir, policy, simulated=False,
+                attribute_names=data.attribute_names)
+
+
+def partner_name(context: Context) -> str:
+    """The site's name before its data is read: ``partner-name`` (deployment) or the partition (simulation)."""
+    node = context.node_config
+    if "partner-name" in node:
+        return str(node["partner-name"])
+    if "partition-id" in node:
+        return f"partition-{node['partition-id']}"
+    return f"node-{context.node_id}"

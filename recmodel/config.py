@@ -79,6 +79,10 @@ class RunConfig:
     synthetic_items: int
     synthetic_categories: int
     min_interactions: int
+    user_attributes: str
+    round_timeout: float
+    max_update_norm: float
+    resume_from: str
     central_evaluation: bool
     reference_baselines: bool
     top_k: int
@@ -127,6 +131,17 @@ class RunConfig:
             caps[name.strip()] = cap
         return caps
 
+    def declared_attributes(self) -> tuple[str, ...]:
+        """``user-attributes`` ("user_age,user_region") as a sorted tuple of the declared attribute columns."""
+        names = tuple(sorted(name.strip() for name in self.user_attributes.split(",") if name.strip()))
+        bad = [name for name in names if not name.startswith("user_") or name == "user_id"]
+        if bad:
+            raise ConfigError(f"user-attributes: {bad} are not user attribute columns; allowed: comma-separated "
+                              "column names starting with 'user_' (not user_id), e.g. \"user_age,user_region\"")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"user-attributes: repeated names in {self.user_attributes!r}")
+        return names
+
     def validate(self) -> None:
         """Raise ``ConfigError`` for the first unusable value."""
         _positive_int(self, "num_server_rounds", "min_partners", "local_epochs", "batch_size",
@@ -155,6 +170,9 @@ class RunConfig:
         _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
         _in_range(self, "central_noise_multiplier", 0, MAX_NOISE, "a noise multiplier", low_inclusive=True)
         _in_range(self, "central_clipping_norm", 0, MAX_NORM, "a clipping norm")
+        _in_range(self, "round_timeout", 0, 7 * 24 * 3600, "a timeout in seconds")
+        _in_range(self, "max_update_norm", 0, MAX_NORM, "an update norm bound", low_inclusive=True)
+        self.declared_attributes()
         if self.site_policy and not Path(self.site_policy).expanduser().is_file():
             raise ConfigError(f"site-policy: file '{self.site_policy}' does not exist; allowed: '' (simulated sites "
                               "mirror the run config) or a TOML file of per-partner policies")

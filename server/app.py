@@ -10,10 +10,11 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 
 from recmodel.config import ConfigError, RunConfig
-from recmodel.data.federated import FederatedData, check_sites_can_train, load_federated_data, model_spec_for
+from recmodel.data.federated import (FederatedData, check_sites_can_train, declared_model_spec, load_federated_data,
+                                     model_spec_for)
 from recmodel.data.schema import DataError
 from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
-from recmodel.model.bundle import Recommender
+from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from recmodel.training.reference_baselines import reference_baselines
 from server.console import fail_in_one_line, quiet_console
@@ -25,6 +26,7 @@ from server.preflight import run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
+from server.site_checks import SiteChecks, SiteCheckFailed, run_site_checks
 from server.strategy import NoPartnerCanTrain, build_strategy
 
 app = ServerApp()
@@ -35,13 +37,14 @@ class RunFailed(RuntimeError):
     """At least one round had fewer successful partners than ``min-partners`` (raised after the artifacts)."""
 
 
-def _connected_nodes(grid: Grid) -> int:
+def _connected_nodes(grid: Grid, wanted: int) -> list[int]:
+    """Node ids once at least ``wanted`` SuperNodes are connected (or any, after ``NODE_WAIT_SECONDS``)."""
     deadline = time.time() + NODE_WAIT_SECONDS
-    while not (nodes := list(grid.get_node_ids())) and time.time() < deadline:
+    while len(nodes := list(grid.get_node_ids())) < wanted and time.time() < deadline:
         time.sleep(1)
     if not nodes:
         raise RuntimeError(f"no SuperNode connected within {NODE_WAIT_SECONDS} s")
-    return len(nodes)
+    return sorted(nodes)
 
 
 @app.main()
@@ -50,30 +53,45 @@ def main(grid: Grid, context: Context) -> None:
     quiet_console(None, verbose=False)
     try:
         config = RunConfig.from_mapping(context.run_config)
-        num_nodes = _connected_nodes(grid)
-        data = load_federated_data(config, num_partitions=num_nodes)  # validates data before training
-        check_sites_can_train(config, data)
-    except (ConfigError, DataError) as error:
+        node_ids = _connected_nodes(grid, config.min_partners)
+        checks = run_site_checks(grid, node_ids, min_partners=config.min_partners, timeout=config.round_timeout)
+        if checks.simulated:  # simulation: the server holds the simulated data and reads it
+            data = load_federated_data(config, num_partitions=len(node_ids))  # validates data before training
+            check_sites_can_train(config, data)
+            spec = model_spec_for(config, data)
+        else:  # deployment: no partner data here; the model comes from the declared schema
+            data, spec = None, declared_model_spec(config)
+            config = config.replace(central_evaluation=False, reference_baselines=False)
+    except (ConfigError, DataError, SiteCheckFailed) as error:
         fail_in_one_line(f"fedrec: cannot start the run: {error}")
         raise
-    run_federation(grid, context, config, data, num_nodes)
+    run_federation(grid, context, config, spec, data, checks)
 
 
-def run_federation(grid: Grid, context: Context, config: RunConfig, data: FederatedData, num_nodes: int) -> None:
-    spec = model_spec_for(config, data)
+def run_federation(grid: Grid, context: Context, config: RunConfig, spec: BundleSpec, data: FederatedData | None,
+                   checks: SiteChecks) -> None:
+    """Train and evaluate over ``checks.passed``; ``data`` is the simulated data (None in a deployment)."""
     run = RunDirectory.create(config)
     quiet_console(run.path / "flower.log", verbose=config.verbose)
     k = config.top_k
-    baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
+    num_nodes = len(checks.passed)
+    baseline = {}
+    if data is not None:
+        baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
     run.write_json("config.json", {
         "run_config": config.to_mapping(), "run_id": context.run_id, "num_partners": num_nodes,
-        "model_spec": spec.to_dict(),
-        "data": {"source": data.source, "users": len(data.users), "items": len(data.catalogue),
-                 "dropped_users": data.dropped_users, "users_per_partner": [len(p) for p in data.partitions]},
+        "mode": checks.mode, "model_spec": spec.to_dict(), "data": _data_facts(data, checks),
     })
     recorder = RoundRecorder(run=run, top_k=k, baseline=baseline)
-    print(f"fedrec run {run.name}: {num_nodes} partners, {len(data.users)} users, {len(data.catalogue)} items, "
-          f"dp={config.dp}, strategy={config.strategy}", flush=True)
+    recorder.site_checks(checks)
+    if data is not None:
+        print(f"fedrec run {run.name}: simulation (the server reads the simulated data), {num_nodes} partners, "
+              f"{len(data.users)} users, {len(data.catalogue)} items, dp={config.dp}, strategy={config.strategy}",
+              flush=True)
+    else:
+        print(f"fedrec run {run.name}: deployment, {num_nodes} partner(s) "
+              f"({', '.join(checks.names[n] for n in checks.passed)}), dp={config.dp}, strategy={config.strategy}; "
+              "the coordinator reads no partner data: evaluation is federated only", flush=True)
 
     torch.manual_seed(config.seed)
     model = Recommender(spec)
@@ -85,10 +103,10 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
     baselines = {"popularity": baseline}
     preflight = None
     if config.dp or config.popularity_prior:
-        preflight = preflight_partners(grid, model, settings, config, data, recorder)
+        preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed)
         if config.popularity_prior:
             baselines["dp_popularity"] = preflight["prior"]
-    if config.reference_baselines and config.central_evaluation:  # simulation: the server holds the data
+    if config.reference_baselines and config.central_evaluation and data is not None:  # simulation only
         baselines.update(reference_baselines(spec, data.catalogue, data.users, list(data.partitions),
                                              [data.site_name(i) for i in range(len(data.partitions))], config,
                                              progress=lambda line: print(line, flush=True)))
@@ -107,6 +125,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         return MetricRecord({key: float(v) for key, v in (central or {}).items()})
 
     strategy = build_strategy(config, num_nodes, recorder)
+    strategy.exhausted_nodes.update(checks.failures)  # failed their site check: they sit the run out
     end_reason = f"all {config.num_server_rounds} planned rounds completed"
     try:
         result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=config.num_server_rounds,
@@ -122,30 +141,31 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, data: Federa
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
-                                   strategy.central_privacy_spent(), personalisation, data.catalogue.item_ids,
-                                   preflight)
+                                   strategy.central_privacy_spent(), personalisation,
+                                   None if data is None else data.catalogue.item_ids, preflight)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
 
 
 def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig,
-                       data: FederatedData, recorder: RoundRecorder) -> dict:
+                       data: FederatedData | None, recorder: RoundRecorder, node_ids: list[int]) -> dict:
     """The pre-flight exchange; puts the sites' summed item counts into the global DLRM's ``item_prior``.
 
     Returns {"noise_to_signal": {partner: ratio}, "failures": [...], "prior": {...}}; ``prior`` holds the
     sites that counted, their noise std and, with ``central-evaluation`` (simulation: it needs the data), the
     prior's own ranking quality (the "dp-popularity" baseline).
     """
-    prior, facts = run_preflight(grid, ArrayRecord(model.state_dict()), settings,
-                                 item_buckets=model.spec.dlrm.item_buckets, recorder=recorder)
+    prior, facts = run_preflight(grid, ArrayRecord(model.state_dict()), settings, node_ids=node_ids,
+                                 item_buckets=model.spec.dlrm.item_buckets, recorder=recorder,
+                                 timeout=config.round_timeout)
     result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
     summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result}
     if prior is None:
         return summary
     with torch.no_grad():
         model.dlrm.item_prior.copy_(torch.from_numpy(prior))
-    if config.central_evaluation:
+    if config.central_evaluation and data is not None:
         result.update(evaluate_ranking(popularity_scorer(prior[data.catalogue.item_rows]), data.catalogue,
                                        data.users, k=config.top_k))
     k = config.top_k
@@ -153,6 +173,15 @@ def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, c
     print(f"item prior from {len(facts['partners'])} site(s)' " + ("noised " if config.dp else "") +
           f"item counts{quality}" + (f"; left out: {facts['failures']}" if facts["failures"] else ""), flush=True)
     return summary
+
+
+def _data_facts(data: FederatedData | None, checks: SiteChecks) -> dict:
+    """config.json's "data": the simulated data's facts, or in a deployment only what the site checks said."""
+    if data is None:
+        return {"source": "partner sites (not read by the coordinator)", "users_per_partner": checks.users,
+                "site_check_failures": sorted(checks.failures.values())}
+    return {"source": data.source, "users": len(data.users), "items": len(data.catalogue),
+            "dropped_users": data.dropped_users, "users_per_partner": [len(p) for p in data.partitions]}
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason, central_spent,

@@ -22,16 +22,16 @@ from server.console import progress
 from server.recorder import PartnerState, RoundRecorder
 
 
-def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, item_buckets: int,
+def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, node_ids: list[int], item_buckets: int,
                   recorder: RoundRecorder, timeout: float = 3600) -> tuple[np.ndarray | None, dict]:
-    """Ask every connected partner; returns (item prior [item_buckets] float32 or None, facts).
+    """Ask the partners ``node_ids``; returns (item prior [item_buckets] float32 or None, facts).
 
     ``facts``: {"partners": answering partner names, "noise_std": per-row std of each item-count answer,
     "noise_to_signal": per partner (DP only), "failures": ["node N: reason", ...]}.
     """
     config = ConfigRecord({**dict(settings), "phase": "preflight", "server-round": 0})
     messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
-                        dst_node_id=node) for node in grid.get_node_ids()]
+                        dst_node_id=node) for node in node_ids]
     total, counted = np.zeros(item_buckets, dtype=np.float64), 0
     facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "failures": []}
     for reply in grid.send_and_receive(messages, timeout=timeout):

@@ -25,7 +25,7 @@ class PartnerState:
 
     name: str
     node_id: int | None = None
-    status: str = "active"  # active | budget-exhausted | policy-refused | ledger-integrity
+    status: str = "active"  # active | budget-exhausted | policy-refused | ledger-integrity | site-check-failed
     epsilon: float | None = None
     max_epsilon: float | None = None
     noise_multiplier: float | None = None
@@ -128,6 +128,16 @@ class RoundRecorder:
         self._pending["federated"] = federated
         return MetricRecord(federated)
 
+    def site_checks(self, checks) -> None:
+        """Name every node that answered the site check (``server.site_checks``); a failed site sits the run out."""
+        for node, name in checks.names.items():
+            self._partner(name).node_id = node
+        for node, reason in sorted(checks.failures.items()):
+            state = self._partner(self._name_of_node(node, reason))
+            state.node_id, state.status = node, "site-check-failed"
+            state.messages.append(f"site check: {reason}")
+            print(f"site check failed: {reason}; it sits this run out", flush=True)
+
     def partner_left_out(self, server_round: int, node_id: int, reason: str, status: str) -> None:
         """A refusal (budget, policy, ledger integrity): the partner takes no further part in the run."""
         state = self._partner(self._name_of_node(node_id, reason))
@@ -169,9 +179,10 @@ class RoundRecorder:
     def header(self) -> str:
         k = self.top_k
         pop = self.baseline
+        baseline = (f"popularity baseline: NDCG@{k}={pop[f'ndcg@{k}']:.4f} HR@{k}={pop[f'hr@{k}']:.4f}" if pop else
+                    "popularity baseline: left out (deployment: the coordinator has no partner data)")
         return (
-            f"popularity baseline: NDCG@{k}={pop.get(f'ndcg@{k}', math.nan):.4f} "
-            f"HR@{k}={pop.get(f'hr@{k}', math.nan):.4f}\n"
+            f"{baseline}\n"
             f"{'round':>5} | {'NDCG@' + str(k):>8} | {'HR@' + str(k):>7} | "
             f"{'fed NDCG':>8} | {'cat@5':>6} | {'prior@5':>7} | {'max eps':>7} | trained"
         )

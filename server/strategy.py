@@ -109,9 +109,11 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -
     options = dict(
         fraction_train=1.0,
         fraction_evaluate=1.0,
-        min_train_nodes=num_nodes,
-        min_evaluate_nodes=num_nodes,
-        min_available_nodes=num_nodes,
+        # a round goes ahead with the partners connected (at least min-partners): a crashed SuperNode does not
+        # stall the run; one that reconnects is sampled again from the next round on
+        min_train_nodes=config.min_partners,
+        min_evaluate_nodes=config.min_partners,
+        min_available_nodes=config.min_partners,
         weighted_by_key=UNIT_WEIGHT_KEY if config.central_dp else "num-examples",
         train_metrics_aggr_fn=recorder.aggregate_train,
         evaluate_metrics_aggr_fn=recorder.aggregate_evaluate,

@@ -1,4 +1,4 @@
-"""The ``fedrec`` command line: ``audit``, ``data ...``, ``recommend``, ``profile``, ``site ...``.
+"""The ``fedrec`` command line: ``run``, ``audit``, ``data ...``, ``recommend``, ``profile``, ``site ...``, ``deploy ...``.
 
 Expected failures (bad input, missing or unreadable files, permissions, bad
 arguments) end with one line naming the file and problem, exit 2. Anything
@@ -11,6 +11,7 @@ import argparse
 import sys
 import traceback
 
+from deploy import cli as deploy
 from recmodel.cli import audit, data, run, serve, site
 from recmodel.config import ConfigError
 from recmodel.errors import DataError
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     data.register(commands)
     serve.register(commands)
     site.register(commands)
+    deploy.register(commands)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

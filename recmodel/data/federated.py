@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recmodel.config import RunConfig
-from recmodel.data.interactions import Catalogue, Users, split_leave_last_out
+from recmodel.data.interactions import USER_DENSE_FEATURES, Catalogue, Users, split_leave_last_out
 from recmodel.data.partition import partition_users
 from recmodel.data.schema import DataError, load_events
 from recmodel.data.synthetic import SyntheticSpec, generate_events
@@ -100,20 +100,40 @@ def _load_cached(source, _stamp, num_partitions, users, items, categories, item_
 
 
 def model_spec_for(config: RunConfig, data: FederatedData) -> BundleSpec:
-    """The models' architecture implied by the config and the data's columns."""
+    """The models' architecture implied by the config and the data's columns (simulation: the server has the data)."""
+    return _bundle_spec(config, item_buckets=data.catalogue.item_buckets, catalogue_rows=data.catalogue.catalogue_rows,
+                        num_attributes=len(data.attribute_names), user_dense_dim=int(data.users.dense.shape[1]))
+
+
+def declared_model_spec(config: RunConfig) -> BundleSpec:
+    """The architecture from the declared schema alone (deployment: the coordinator has no partner data).
+
+    Item ids are hashed into ``item-buckets`` rows (sites share no catalogue), the user attribute columns are
+    ``user-attributes``, the dense user features are ``USER_DENSE_FEATURES``. Each site checks its file against
+    the same declaration (``client.site_check``).
+    """
+    if config.item_buckets == 0:
+        raise DataError("a deployment needs item-buckets > 0: sites share no catalogue, so item ids are hashed "
+                        "into item-buckets rows; run with --run-config \"item-buckets=4096\" (or another row count)")
+    return _bundle_spec(config, item_buckets=config.item_buckets, catalogue_rows=False,
+                        num_attributes=len(config.declared_attributes()), user_dense_dim=len(USER_DENSE_FEATURES))
+
+
+def _bundle_spec(config: RunConfig, *, item_buckets: int, catalogue_rows: bool, num_attributes: int,
+                 user_dense_dim: int) -> BundleSpec:
     profile = None
     if config.profiles:
-        input_dim, behaviour_dim = profile_feature_dim(config.category_buckets, len(data.attribute_names),
+        input_dim, behaviour_dim = profile_feature_dim(config.category_buckets, num_attributes,
                                                        config.attribute_buckets)
         profile = ProfileSpec(input_dim=input_dim, behaviour_dim=behaviour_dim,
                               num_categories=config.category_buckets, profile_dim=config.profile_dim)
     dlrm = ModelSpec(
-        item_buckets=data.catalogue.item_buckets,
-        catalogue_rows=data.catalogue.catalogue_rows,
+        item_buckets=item_buckets,
+        catalogue_rows=catalogue_rows,
         category_buckets=config.category_buckets,
         attribute_buckets=config.attribute_buckets,
-        num_user_attributes=len(data.attribute_names),
-        user_dense_dim=int(data.users.dense.shape[1]),
+        num_user_attributes=num_attributes,
+        user_dense_dim=user_dense_dim,
         embedding_dim=config.embedding_dim,
         profile_dim=config.profile_dim if config.profiles else 0,
     )

@@ -1,0 +1,67 @@
+"""The exact command lines of a deployed federation, in one place.
+
+``docs/deployment.md`` shows these commands with placeholder paths (``$CREDS``, ``$DATA``, ...), and
+``fedrec deploy local`` runs them with real paths on loopback; ``tests/deploy/test_docs.py`` checks that the
+documented lines are the rendered ones, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+CONNECTION = "fedrec"  # the name of the SuperLink connection in the Flower config (FLWR_HOME/config.toml)
+
+
+def superlink_command(creds: str, *, host: str, port: int | str, database: str) -> list[str]:
+    """The coordinator's SuperLink: TLS with the federation's certificate, only registered SuperNodes admitted."""
+    return ["flower-superlink",
+            "--ssl-ca-certfile", f"{creds}/superlink/ca.crt",
+            "--ssl-certfile", f"{creds}/superlink/server.crt",
+            "--ssl-keyfile", f"{creds}/superlink/server.key",
+            "--enable-supernode-auth",
+            "--host", host, "--port", str(port),
+            "--database", database,
+            "--disable-runtime-dependency-installation"]
+
+
+def connection_toml(address: str, root_certificates: str) -> str:
+    """``FLWR_HOME/config.toml`` naming the coordinator's SuperLink for ``flwr`` (run, supernode register, ls)."""
+    return (f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
+            f'address = "{address}"\nroot-certificates = "{root_certificates}"\n')
+
+
+def register_command(public_key: str) -> list[str]:
+    """Registers a partner's SuperNode public key; only registered keys may connect."""
+    return ["flwr", "supernode", "register", public_key, CONNECTION, "--format", "json"]
+
+
+def node_config(*, partner: str, data_path: str, state_dir: str, max_epsilon: float | str) -> str:
+    """A site's own ``--node-config`` (``client.site``): who it is, its data, its state, its privacy cap."""
+    return (f"partner-name='{partner}' data-path='{data_path}' state-dir='{state_dir}' "
+            f"max-epsilon={max_epsilon}")
+
+
+def supernode_command(*, superlink: str, partner_dir: str, runtime_port: int | str, config: str) -> list[str]:
+    """A partner's SuperNode: verifies the SuperLink with the CA, authenticates with its own key."""
+    return ["flower-supernode",
+            "--superlink", superlink,
+            "--root-certificates", f"{partner_dir}/ca.crt",
+            "--auth-supernode-private-key", f"{partner_dir}/supernode.key",
+            "--port", str(runtime_port),
+            "--node-config", config]
+
+
+def run_command(app: str, run_config: str) -> list[str]:
+    """Submits the app to the coordinator's SuperLink; exits non-zero when the run fails."""
+    return ["fedrec", "run", app, CONNECTION, "--run-config", run_config]
+
+
+def shell(command: list[str]) -> str:
+    """The command as one copy-paste shell line (node configs in double quotes, as Flower's docs write them)."""
+    def quote(arg: str) -> str:
+        if shlex.quote(arg) == arg:
+            return arg
+        if not any(c in arg for c in '"$`\\'):
+            return f'"{arg}"'
+        return shlex.quote(arg)
+    return " ".join(quote(arg) for arg in command)
