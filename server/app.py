@@ -90,7 +90,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
               flush=True)
     else:
         print(f"fedrec run {run.name}: deployment, {num_nodes} partner(s) "
-              f"({', '.join(checks.names[n] for n in checks.passed)}), dp={config.dp}, strategy={config.strategy}; "
+              f"({', '.join(sorted(checks.names[n] for n in checks.passed))}), dp={config.dp}, strategy={config.strategy}; "
               "the coordinator reads no partner data: evaluation is federated only", flush=True)
 
     torch.manual_seed(config.seed)
