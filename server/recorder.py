@@ -150,6 +150,15 @@ class RoundRecorder:
         self.failed_rounds[server_round] = reason
         print(f"round {server_round}: FAILED: {reason}", flush=True)
 
+    def update_rejected(self, server_round: int, node_id: int, content: RecordDict, reason: str) -> None:
+        """A training reply whose update never reaches the global model; its privacy facts still count."""
+        info, metrics = content["partner"], content["metrics"]
+        state = self._partner(str(info["partner"]))
+        state.received(info, server_round=server_round, kind="train")
+        if float(metrics["epsilon"]) >= 0:  # the site spent the budget all the same
+            state.epsilon = state.epsilon_by_round[server_round] = float(metrics["epsilon"])
+        self.partner_failed(server_round, node_id, reason)
+
     def partner_failed(self, server_round: int, node_id: int, reason: str) -> None:
         state = self._partner(self._name_of_node(node_id, reason))
         state.node_id = node_id

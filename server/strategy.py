@@ -26,6 +26,7 @@ from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE
 from recmodel.privacy.policy import POLICY_REFUSED_CODE
 from server.console import progress
 from server.recorder import RoundRecorder
+from server.update_checks import update_norm_bound, update_problem
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
 REFUSALS = {BUDGET_EXHAUSTED_CODE: "budget-exhausted", POLICY_REFUSED_CODE: "policy-refused",
@@ -38,12 +39,14 @@ class NoPartnerCanTrain(Exception):
 
 
 class BudgetAwareStrategy(Strategy):
-    def __init__(self, inner: Strategy, recorder: RoundRecorder, *, needs_every_partner: bool = False,
-                 min_partners: int = 1) -> None:
+    def __init__(self, inner: Strategy, recorder: RoundRecorder, config: RunConfig, *,
+                 needs_every_partner: bool = False) -> None:
         self.inner = inner
+        self.config = config
         self.recorder = recorder
         self.needs_every_partner = needs_every_partner
-        self.min_partners = min_partners
+        self.min_partners = config.min_partners
+        self._global_state: dict = {}
         self.exhausted_nodes: set[int] = set()
         self.latest_arrays: ArrayRecord | None = None
         self._started = time.monotonic()
@@ -60,6 +63,7 @@ class BudgetAwareStrategy(Strategy):
         if not messages:
             raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
         self._started = time.monotonic()
+        self._global_state = arrays.to_torch_state_dict()
         progress(f"round {server_round}: training at {len(messages)} partner(s) ...")
         return messages
 
@@ -75,9 +79,24 @@ class BudgetAwareStrategy(Strategy):
             else:
                 self.recorder.partner_failed(server_round, node, str(reply.error.reason))
 
+    def _reject_bad_updates(self, server_round, replies) -> list:
+        """The replies whose update may be aggregated; each rejected one is recorded with its reason."""
+        accepted = []
+        for reply in replies:
+            if not reply.has_error():
+                problem = update_problem(self._global_state, reply.content["arrays"],
+                                         update_norm_bound(self.config, self._global_state, reply.content["metrics"]))
+                if problem is not None:
+                    self.recorder.update_rejected(server_round, reply.metadata.src_node_id, reply.content,
+                                                  f"update rejected: {problem}")
+                    continue
+            accepted.append(reply)
+        return accepted
+
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
         self._note_failures(server_round, replies)
+        replies = self._reject_bad_updates(server_round, replies)
         trained = sum(not reply.has_error() for reply in replies)
         progress(f"round {server_round}: {trained}/{len(replies)} partner(s) trained in "
                  f"{time.monotonic() - self._started:.0f} s; evaluating ...")
@@ -132,5 +151,4 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -
         ))
         inner = DifferentialPrivacyServerSideFixedClipping(
             inner, config.central_noise_multiplier, config.central_clipping_norm, num_nodes, accountant=accountant)
-    return BudgetAwareStrategy(inner, recorder, needs_every_partner=config.central_dp,
-                               min_partners=config.min_partners)
+    return BudgetAwareStrategy(inner, recorder, config, needs_every_partner=config.central_dp)
