@@ -24,6 +24,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from client.release_replay import ReleaseReplay
 from client.site import Site, resolve_site
 from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
@@ -78,26 +79,46 @@ def _open(msg: Message, context: Context) -> tuple[Recommender, ConfigRecord, Si
     return model, settings, site, site.policy.admit(request)
 
 
-@app.train()
-def train(msg: Message, context: Context) -> Message:
-    """Train the received global models on this site's users; reply with weights and epsilon."""
+def _replayed(msg: Message, context: Context, phase: str, answer) -> Message:
+    """``answer(model, settings, site, config) -> RecordDict``, or under DP the kept release of an earlier identical
+    request (``client.release_replay``): a repeated round is never released, nor paid for, twice."""
     try:
         model, settings, site, config = _open(msg, context)
-        evaluations = evaluation_releases(config, metrics=site.policy.metrics)
-        if str(settings.get("phase", "")) == "personalise":
-            return _personalise(msg, context, config, model, site, settings, evaluations)
-        if str(settings.get("phase", "")) == "preflight":
-            return _preflight(msg, context, config, site, settings, evaluations)
-        server_round = int(settings["server-round"])
-        torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
-        outcome = run_private_round(
-            model, site.catalogue, site.users, config,
-            state_dir=site.state_dir, partner=site.partner, run_id=str(settings["run-id"]),
-            server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
-            proximal_mu=float(settings.get("proximal-mu", 0.0)),
-        )
+        replay = ReleaseReplay(site.state_dir, str(settings["run-id"])) if config.dp else None
+        server_round = int(settings.get("server-round", 0))
+        if replay is not None and (kept := replay.recall(server_round, phase)) is not None:
+            return Message(content=kept, reply_to=msg)
+        content = answer(model, settings, site, config)
     except tuple(REFUSAL_CODES) as refusal:
         return _refusal(msg, refusal)
+    except MetricsWithheld as withheld:
+        return Message(error=Error(code=METRICS_WITHHELD_CODE, reason=str(withheld)), reply_to=msg)
+    if replay is not None:
+        replay.keep(server_round, phase, content)
+    return Message(content=content, reply_to=msg)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Train the received global models on this site's users; reply with weights and epsilon.
+
+    Also the pre-flight (``phase=preflight``) and personalisation (``phase=personalise``) messages.
+    """
+    phase = str(msg.content["config"].get("phase", "")) or "train"
+    handler = {"preflight": _preflight, "personalise": _personalise}.get(phase, _train_round)
+    return _replayed(msg, context, phase, lambda *opened: handler(context, *opened))
+
+
+def _train_round(context, model, settings, site, config) -> RecordDict:
+    evaluations = evaluation_releases(config, metrics=site.policy.metrics)
+    server_round = int(settings["server-round"])
+    torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
+    outcome = run_private_round(
+        model, site.catalogue, site.users, config,
+        state_dir=site.state_dir, partner=site.partner, run_id=str(settings["run-id"]),
+        server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
+        proximal_mu=float(settings.get("proximal-mu", 0.0)),
+    )
     metrics = {
         "num-examples": outcome.examples,
         "unit-weight": 1.0,
@@ -110,13 +131,13 @@ def train(msg: Message, context: Context) -> Message:
     if site.simulated:  # exact losses are data-dependent and not noised: simulation only
         metrics.update({"train-loss": outcome.mean_loss,
                         "profile-loss": outcome.profile_loss if config.profiles else 0.0})
-    content = RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics),
-                          "partner": _partner_record(site, context, outcome.signed_head)})
-    return Message(content=content, reply_to=msg)
+    return RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": MetricRecord(metrics),
+                       "partner": _partner_record(site, context, outcome.signed_head)})
 
 
-def _preflight(msg, context, config, site, settings, evaluations) -> Message:
+def _preflight(context, model, settings, site, config) -> RecordDict:
     """Before round 1: the planned DP-SGD noise-to-signal (DP only) and, with popularity-prior, the item counts."""
+    evaluations = evaluation_releases(config, metrics=site.policy.metrics)
     run_id = str(settings["run-id"])
     examples = dlrm_example_count(site.users, config.privacy_unit)
     metrics = {"examples": float(examples), "epsilon": -1.0}
@@ -132,21 +153,20 @@ def _preflight(msg, context, config, site, settings, evaluations) -> Message:
         metrics.update({"noise-std": answer.noise_std, "epsilon": answer.epsilon if config.dp else -1.0})
         head = answer.signed_head
     content.update({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})
-    return Message(content=RecordDict(content), reply_to=msg)
+    return RecordDict(content)
 
 
-def _personalise(msg, context, config, model, site, settings, evaluations) -> Message:
+def _personalise(context, model, settings, site, config) -> RecordDict:
     """Fine-tune locally after federation; the personalised weights stay at the site, only noised NDCG goes out."""
     torch.manual_seed(config.seed * 1_000 + 999)
     answer = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
                                  partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
-                                 evaluations=evaluations)
+                                 evaluations=evaluation_releases(config, metrics=site.policy.metrics))
     if isinstance(answer, PrivateAnswer):
         metrics, head = _answer_metrics(answer), answer.signed_head
     else:  # DP off (a simulated site mirroring dp=false): exact sums
         metrics, head = _exact_metrics(answer), None
-    return Message(content=RecordDict({"metrics": MetricRecord(metrics),
-                                       "partner": _partner_record(site, context, head)}), reply_to=msg)
+    return RecordDict({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})
 
 
 def _exact_metrics(per_user: dict) -> dict:
@@ -176,23 +196,25 @@ def query(msg: Message, context: Context) -> Message:
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
     """Ranking quality of the global model on this site's test users, as noised sums (a ledgered DP release)."""
-    try:
-        model, settings, site, config = _open(msg, context)
-        if site.policy.metrics == "none":
-            return Message(error=Error(code=METRICS_WITHHELD_CODE, reason=f"metrics-withheld: partner "
-                                       f"'{site.partner}' sends no evaluation metrics (its policy: metrics=none)"),
-                           reply_to=msg)
-        if config.dp:
-            answer = evaluate_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
-                                        partner=site.partner, run_id=str(settings["run-id"]),
-                                        server_round=int(settings.get("server-round", 0)),
-                                        max_epsilon=config.max_epsilon,
-                                        evaluations=evaluation_releases(config, metrics=site.policy.metrics))
-            metrics, head = _answer_metrics(answer), answer.signed_head
-        else:  # DP off (a simulated site mirroring dp=false): exact sums
-            metrics, head = _exact_metrics(per_user_ranking(model, site.catalogue, site.users, config)), None
-    except tuple(REFUSAL_CODES) as refusal:
-        return _refusal(msg, refusal)
+    return _replayed(msg, context, "evaluate", lambda *opened: _evaluate_round(context, *opened))
+
+
+class MetricsWithheld(Exception):
+    """The site's policy sends no evaluation metrics."""
+
+
+def _evaluate_round(context, model, settings, site, config) -> RecordDict:
+    if site.policy.metrics == "none":
+        raise MetricsWithheld(f"metrics-withheld: partner '{site.partner}' sends no evaluation metrics (its policy: "
+                              "metrics=none)")
+    if config.dp:
+        answer = evaluate_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
+                                    partner=site.partner, run_id=str(settings["run-id"]),
+                                    server_round=int(settings.get("server-round", 0)),
+                                    max_epsilon=config.max_epsilon,
+                                    evaluations=evaluation_releases(config, metrics=site.policy.metrics))
+        metrics, head = _answer_metrics(answer), answer.signed_head
+    else:  # DP off (a simulated site mirroring dp=false): exact sums
+        metrics, head = _exact_metrics(per_user_ranking(model, site.catalogue, site.users, config)), None
     metrics.update({"num-examples": max(1.0, metrics["count"]), "unit-weight": 1.0})
-    return Message(content=RecordDict({"metrics": MetricRecord(metrics),
-                                       "partner": _partner_record(site, context, head)}), reply_to=msg)
+    return RecordDict({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 
 from recmodel.config import ConfigError, RunConfig
@@ -17,6 +18,8 @@ from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_sc
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from recmodel.training.reference_baselines import reference_baselines
+from server.checkpoint import (Checkpoint, check_resumable, load_checkpoint, recorder_state, restore_recorder,
+                               restore_strategy_state, save_checkpoint, strategy_state)
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.html_report import write_html_report
@@ -25,6 +28,7 @@ from server.plots import plot_ndcg_and_epsilon
 from server.preflight import run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
+from server.round_loop import run_rounds
 from server.run_directory import RunDirectory
 from server.site_checks import SiteChecks, SiteCheckFailed, run_site_checks
 from server.strategy import NoPartnerCanTrain, build_strategy
@@ -62,58 +66,71 @@ def main(grid: Grid, context: Context) -> None:
         else:  # deployment: no partner data here; the model comes from the declared schema
             data, spec = None, declared_model_spec(config)
             config = config.replace(central_evaluation=False, reference_baselines=False)
+        checkpoint = None
+        if config.resume_from:
+            checkpoint = load_checkpoint(Path(config.resume_from))
+            check_resumable(checkpoint, config, Path(config.resume_from))
     except (ConfigError, DataError, SiteCheckFailed) as error:
         fail_in_one_line(f"fedrec: cannot start the run: {error}")
         raise
-    run_federation(grid, context, config, spec, data, checks)
+    run_federation(grid, context, config, spec, data, checks, checkpoint)
 
 
 def run_federation(grid: Grid, context: Context, config: RunConfig, spec: BundleSpec, data: FederatedData | None,
-                   checks: SiteChecks) -> None:
-    """Train and evaluate over ``checks.passed``; ``data`` is the simulated data (None in a deployment)."""
-    run = RunDirectory.create(config)
+                   checks: SiteChecks, checkpoint: Checkpoint | None = None) -> None:
+    """Train and evaluate over ``checks.passed``; ``data`` is the simulated data (None in a deployment).
+
+    With ``checkpoint`` (``resume-from``) the run continues in its run directory after the checkpoint's round.
+    """
+    if checkpoint is None:
+        run = RunDirectory.create(config)
+    else:
+        run = RunDirectory(Path(config.resume_from).expanduser().resolve())
     quiet_console(run.path / "flower.log", verbose=config.verbose)
     k = config.top_k
     num_nodes = len(checks.passed)
-    baseline = {}
-    if data is not None:
+    if checkpoint is not None:
+        baseline = checkpoint.baselines.get("popularity", {})
+    elif data is not None:
         baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
-    run.write_json("config.json", {
-        "run_config": config.to_mapping(), "run_id": context.run_id, "num_partners": num_nodes,
-        "mode": checks.mode, "model_spec": spec.to_dict(), "data": _data_facts(data, checks),
-    })
-    recorder = RoundRecorder(run=run, top_k=k, baseline=baseline)
-    recorder.site_checks(checks)
-    if data is not None:
-        print(f"fedrec run {run.name}: simulation (the server reads the simulated data), {num_nodes} partners, "
-              f"{len(data.users)} users, {len(data.catalogue)} items, dp={config.dp}, strategy={config.strategy}",
-              flush=True)
     else:
-        print(f"fedrec run {run.name}: deployment, {num_nodes} partner(s) "
-              f"({', '.join(sorted(checks.names[n] for n in checks.passed))}), dp={config.dp}, strategy={config.strategy}; "
-              "the coordinator reads no partner data: evaluation is federated only", flush=True)
+        baseline = {}
+    if checkpoint is None:
+        run.write_json("config.json", {
+            "run_config": config.to_mapping(), "run_id": context.run_id, "num_partners": num_nodes,
+            "mode": checks.mode, "model_spec": spec.to_dict(), "data": _data_facts(data, checks),
+        })
+    recorder = RoundRecorder(run=run, top_k=k, baseline=baseline)
+    if checkpoint is not None:
+        restore_recorder(recorder, checkpoint.recorder)
+    recorder.site_checks(checks)
+    _print_start(run, config, data, checks, checkpoint)
 
     torch.manual_seed(config.seed)
     model = Recommender(spec)
     settings = ConfigRecord({
         "run-dir": str(run.path),
-        "run-id": f"{run.name}#{context.run_id}",
+        "run-id": checkpoint.ledger_run_id if checkpoint else f"{run.name}#{context.run_id}",
         "model-spec": json.dumps(spec.to_dict()),
     })
-    baselines = {"popularity": baseline}
-    preflight = None
-    if config.dp or config.popularity_prior:
-        preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed)
-        if config.popularity_prior:
-            baselines["dp_popularity"] = preflight["prior"]
-    if config.reference_baselines and config.central_evaluation and data is not None:  # simulation only
-        baselines.update(reference_baselines(spec, data.catalogue, data.users, list(data.partitions),
-                                             [data.site_name(i) for i in range(len(data.partitions))], config,
-                                             progress=lambda line: print(line, flush=True)))
+    if checkpoint is None:
+        baselines = {"popularity": baseline}
+        preflight = None
+        if config.dp or config.popularity_prior:
+            preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed)
+            if config.popularity_prior:
+                baselines["dp_popularity"] = preflight["prior"]
+        if config.reference_baselines and config.central_evaluation and data is not None:  # simulation only
+            baselines.update(reference_baselines(spec, data.catalogue, data.users, list(data.partitions),
+                                                 [data.site_name(i) for i in range(len(data.partitions))], config,
+                                                 progress=lambda line: print(line, flush=True)))
+    else:
+        baselines, preflight = checkpoint.baselines, checkpoint.preflight
+        model.load_state_dict(checkpoint.arrays)
     print(recorder.header(), flush=True)
     initial = ArrayRecord(model.state_dict())
 
-    def evaluate_and_report(server_round: int, arrays: ArrayRecord) -> MetricRecord:
+    def evaluate_and_report(server_round: int, arrays: ArrayRecord) -> None:
         central = None
         if config.central_evaluation:
             model.load_state_dict(arrays.to_torch_state_dict())
@@ -122,16 +139,28 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
         if config.dp or config.central_dp:
             write_privacy_report(run.path, build_report(config, recorder, finished=False,
                                                         central_spent=strategy.central_privacy_spent()))
-        return MetricRecord({key: float(v) for key, v in (central or {}).items()})
+
+    def checkpoint_round(server_round: int, arrays: ArrayRecord) -> None:
+        save_checkpoint(run.path, Checkpoint(server_round, arrays.to_torch_state_dict(), strategy_state(strategy.inner),
+                                             str(settings["run-id"]), config.to_mapping(), recorder_state(recorder),
+                                             baselines, preflight))
 
     strategy = build_strategy(config, num_nodes, recorder)
     strategy.exhausted_nodes.update(checks.failures)  # failed their site check: they sit the run out
+    first_round = 1
+    if checkpoint is not None:
+        restore_strategy_state(strategy.inner, checkpoint.strategy_state)
+        strategy.exhausted_nodes.update(n for n, name in checks.names.items()  # refused before the stop
+                                        if recorder.partners[name].status != "active")
+        first_round = checkpoint.server_round + 1
+    else:
+        evaluate_and_report(0, initial)
     end_reason = f"all {config.num_server_rounds} planned rounds completed"
     try:
-        result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=config.num_server_rounds,
-                                train_config=settings, evaluate_config=ConfigRecord(dict(settings)),
-                                evaluate_fn=evaluate_and_report)
-        final_arrays = result.arrays if len(result.arrays) else initial
+        final_arrays = run_rounds(strategy, grid, initial, first_round=first_round,
+                                  last_round=config.num_server_rounds, timeout=config.round_timeout,
+                                  train_config=settings, evaluate_config=ConfigRecord(dict(settings)),
+                                  evaluate_fn=evaluate_and_report, after_round=checkpoint_round)
     except NoPartnerCanTrain as stop:
         end_reason = f"stopped early: {stop}"
         print(f"fedrec: {end_reason}; ending the run with the last aggregated model.", flush=True)
@@ -146,6 +175,22 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
+
+
+def _print_start(run: RunDirectory, config: RunConfig, data: FederatedData | None, checks: SiteChecks,
+                 checkpoint: Checkpoint | None) -> None:
+    if data is not None:
+        print(f"fedrec run {run.name}: simulation (the server reads the simulated data), {len(checks.passed)} "
+              f"partners, {len(data.users)} users, {len(data.catalogue)} items, dp={config.dp}, "
+              f"strategy={config.strategy}", flush=True)
+    else:
+        print(f"fedrec run {run.name}: deployment, {len(checks.passed)} partner(s) "
+              f"({', '.join(sorted(checks.names[n] for n in checks.passed))}), dp={config.dp}, "
+              f"strategy={config.strategy}; the coordinator reads no partner data: evaluation is federated only",
+              flush=True)
+    if checkpoint is not None:
+        print(f"resuming from the checkpoint of round {checkpoint.server_round}: rounds "
+              f"{checkpoint.server_round + 1}-{config.num_server_rounds} to go", flush=True)
 
 
 def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig,

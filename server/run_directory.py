@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from recmodel.atomic_write import write_atomically
 from recmodel.config import RunConfig
 from recmodel.model.bundle import BundleSpec
 from recmodel.model.model_file import save_model
@@ -56,6 +57,11 @@ class RunDirectory:
     def append_metrics(self, row: dict) -> None:
         with (self.path / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(_finite(row), sort_keys=True) + "\n")
+
+    def rewrite_metrics(self, rows: list[dict]) -> None:
+        """metrics.jsonl holding exactly ``rows`` (replaced atomically)."""
+        text = "".join(json.dumps(_finite(row), sort_keys=True) + "\n" for row in rows)
+        write_atomically(self.path / "metrics.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig, item_ids=None) -> Path:
         """``model.pt`` (weights only) and ``model.json`` (spec, run config, catalogue): see ``recmodel.model.model_file``."""
