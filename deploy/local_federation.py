@@ -87,7 +87,7 @@ class LocalFederation:
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = (self.root / "logs" / f"{name}.log").open("w")
-        process = subprocess.Popen(_resolved(command), env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(resolved_command(command), env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
                                    cwd=self.root)
         self.processes[name] = process
         return process
@@ -134,7 +134,7 @@ def register_partners(federation: LocalFederation) -> dict[str, int]:
     """Register each partner's public key at the SuperLink; returns partner -> node id."""
     node_ids = {}
     for partner in federation.partners:
-        done = subprocess.run(_resolved(register_command(str(federation.credentials.partner_public_key(partner)))),
+        done = subprocess.run(resolved_command(register_command(str(federation.credentials.partner_public_key(partner)))),
                               env=federation.env(), capture_output=True, text=True, timeout=60)
         try:
             node_ids[partner] = int(json.loads(done.stdout)["node-id"])
@@ -155,7 +155,7 @@ def start_supernode(federation: LocalFederation, partner: str, *, max_epsilon: f
 def wait_until_online(federation: LocalFederation, node_ids: dict[str, int]) -> None:
     """Until every registered partner's SuperNode is online at the SuperLink."""
     def online() -> bool:
-        listed = subprocess.run(_resolved(["flwr", "supernode", "list", "fedrec", "--format", "json"]),
+        listed = subprocess.run(resolved_command(["flwr", "supernode", "list", "fedrec", "--format", "json"]),
                                 env=federation.env(), capture_output=True, text=True, timeout=60)
         try:
             status = {int(n["node-id"]): n["status"] for n in json.loads(listed.stdout)["nodes"]}
@@ -202,9 +202,11 @@ def running_federation(out: Path, partners: int, *, source: Path | None = None, 
 
 
 def deployment_run_config(federation: LocalFederation, attributes: tuple[str, ...], *, rounds: int,
-                          item_buckets: int, max_epsilon: float, extra: str = "") -> str:
-    """The run config the coordinator submits: the declared schema, every partner required, outputs in --out."""
-    return (f"num-server-rounds={rounds} min-partners={len(federation.partners)} item-buckets={item_buckets} "
+                          item_buckets: int, max_epsilon: float, extra: str = "", min_partners: int = 0) -> str:
+    """The run config the coordinator submits: the declared schema, outputs in --out, and every partner required
+    unless ``min_partners`` says otherwise."""
+    return (f"num-server-rounds={rounds} min-partners={min_partners or len(federation.partners)} "
+            f"item-buckets={item_buckets} "
             f"user-attributes='{','.join(attributes)}' output-dir='{federation.root / 'coordinator' / 'runs'}' "
             f"run-name='{RUN_NAME}' max-epsilon={max_epsilon} {extra}").strip()
 
@@ -222,7 +224,7 @@ def run_local(partners: int, rounds: int, out: Path, *, source: Path | None = No
             config = deployment_run_config(federation, attributes, rounds=rounds, item_buckets=item_buckets,
                                            max_epsilon=max_epsilon, extra=run_config)
             _step(f"fedrec run with {partners} partner(s), {rounds} round(s)")
-            status = subprocess.run(_resolved(run_command(str(app), config)), env=federation.env(),
+            status = subprocess.run(resolved_command(run_command(str(app), config)), env=federation.env(),
                                     cwd=federation.root).returncode
             _report(federation, status)
             return status
@@ -249,7 +251,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _resolved(command: list[str]) -> list[str]:
+def resolved_command(command: list[str]) -> list[str]:
     """The command with its program from this Python's environment (flwr, fedrec, flower-*), if it is there."""
     program = Path(sys.executable).parent / command[0]
     return [str(program) if program.exists() else command[0], *command[1:]]

@@ -57,6 +57,7 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path]) -> str
              f"<h1>fedrec run <code>{e(summary['run_name'])}</code></h1>",
              f"<p>Status: <b>{e(summary['status'])}</b> ({e(summary.get('end_reason', ''))}).</p>",
              "<h2>Recommendation quality against baselines</h2>", _quality_table(summary),
+             *_missed_rounds(summary),
              "<h2>Privacy spent per partner</h2>", _privacy_tables(summary, privacy)]
     for caption, path in figures.items():
         if path.is_file():
@@ -67,6 +68,18 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path]) -> str
                  + "</dl>")
     parts += [MARK_RENDERED, "</body></html>"]
     return "\n".join(parts)
+
+
+def _missed_rounds(summary: dict) -> list[str]:
+    """A table of the rounds partners missed (crashed, timed out, update rejected), if any."""
+    missed = [(int(r), partner, why) for r, failures in (summary.get("partner_failures") or {}).items()
+              for partner, why in failures.items()]
+    if not missed:
+        return []
+    rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{r}</td><td style='text-align:left'>{html.escape(why)}</td></tr>"
+                   for r, p, why in sorted(missed))
+    return ["<h2>Rounds partners missed</h2>",
+            f"<table><tr><th>partner</th><th>round</th><th>why</th></tr>{rows}</table>"]
 
 
 def _quality_table(summary: dict) -> str:

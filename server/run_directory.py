@@ -8,6 +8,7 @@ summary.json       final metrics, baselines, privacy
 ndcg_epsilon.png   NDCG@K over rounds against the baselines, and max epsilon
 report.html        one self-contained page: quality vs baselines, privacy per partner and release kind, plots
 partners/<p>/      simulation only: each partner's ledger and calibration
+checkpoint/        the last completed round's checkpoint (server.checkpoint), for resume-from
 """
 
 from __future__ import annotations

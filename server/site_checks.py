@@ -41,8 +41,9 @@ def run_site_checks(grid: Grid, node_ids: list[int], *, min_partners: int, timeo
                         message_type=MessageType.QUERY, dst_node_id=node) for node in node_ids]
     names, passed, failures, users, simulated = {}, [], {}, {}, set()
     answered = set()
+    destinations = {m.object_id: m.metadata.dst_node_id for m in messages}  # the SuperLink answers for dead nodes
     for reply in grid.send_and_receive(messages, timeout=timeout):
-        node = reply.metadata.src_node_id
+        node = destinations.get(reply.metadata.reply_to_message_id, reply.metadata.src_node_id)
         answered.add(node)
         if reply.has_error():
             failures[node] = f"node {node}: no site check: {reply.error.reason}"

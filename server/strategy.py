@@ -47,6 +47,7 @@ class BudgetAwareStrategy(Strategy):
         self.needs_every_partner = needs_every_partner
         self.min_partners = config.min_partners
         self._global_state: dict = {}
+        self._destinations: dict[str, int] = {}  # message object id -> destination node, for the latest sends
         self.exhausted_nodes: set[int] = set()
         self.latest_arrays: ArrayRecord | None = None
         self._started = time.monotonic()
@@ -58,8 +59,8 @@ class BudgetAwareStrategy(Strategy):
         if self.needs_every_partner and self.exhausted_nodes:
             raise NoPartnerCanTrain(f"round {server_round}: central DP needs every partner, and "
                                     f"{len(self.exhausted_nodes)} partner(s) refused or exhausted their budget")
-        messages = [m for m in self.inner.configure_train(server_round, arrays, config, grid)
-                    if m.metadata.dst_node_id not in self.exhausted_nodes]
+        messages = self._addressed([m for m in self.inner.configure_train(server_round, arrays, config, grid)
+                                    if m.metadata.dst_node_id not in self.exhausted_nodes])
         if not messages:
             raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
         self._started = time.monotonic()
@@ -67,11 +68,19 @@ class BudgetAwareStrategy(Strategy):
         progress(f"round {server_round}: training at {len(messages)} partner(s) ...")
         return messages
 
+    def _addressed(self, messages: list) -> list:
+        """Remember each message's destination: the SuperLink answers for an unavailable node in its own name."""
+        self._destinations = {m.object_id: m.metadata.dst_node_id for m in messages}
+        return messages
+
+    def _node_of(self, reply) -> int:
+        return self._destinations.get(reply.metadata.reply_to_message_id, reply.metadata.src_node_id)
+
     def _note_failures(self, server_round, replies) -> None:
         for reply in replies:
             if not reply.has_error():
                 continue
-            node = reply.metadata.src_node_id
+            node = self._node_of(reply)
             status = REFUSALS.get(reply.error.code)
             if status is not None:
                 self.exhausted_nodes.add(node)
@@ -87,7 +96,7 @@ class BudgetAwareStrategy(Strategy):
                 problem = update_problem(self._global_state, reply.content["arrays"],
                                          update_norm_bound(self.config, self._global_state, reply.content["metrics"]))
                 if problem is not None:
-                    self.recorder.update_rejected(server_round, reply.metadata.src_node_id, reply.content,
+                    self.recorder.update_rejected(server_round, self._node_of(reply), reply.content,
                                                   f"update rejected: {problem}")
                     continue
             accepted.append(reply)
@@ -110,8 +119,8 @@ class BudgetAwareStrategy(Strategy):
         return arrays, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid):
-        return [m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
-                if m.metadata.dst_node_id not in self.exhausted_nodes]
+        return self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
+                                if m.metadata.dst_node_id not in self.exhausted_nodes])
 
     def aggregate_evaluate(self, server_round, replies):
         replies = list(replies)
