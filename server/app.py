@@ -114,7 +114,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
         "model-spec": json.dumps(spec.to_dict()),
     })
     if checkpoint is None:
-        baselines = {"popularity": baseline}
+        baselines = {"popularity": baseline} if baseline else {}  # deployment: no exact baseline
         preflight = None
         if config.dp or config.popularity_prior:
             preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from flwr.serverapp.strategy.fedopt import FedOpt
 
 from recmodel.atomic_write import write_atomically
 from recmodel.config import ConfigError, RunConfig
@@ -82,6 +83,8 @@ def check_resumable(checkpoint: Checkpoint, config: RunConfig, run_dir: Path) ->
 def strategy_state(inner) -> dict[str, dict[str, torch.Tensor]]:
     """FedAdam's (FedOpt's) moments and reference arrays as tensors; {} for strategies without state."""
     state = {}
+    if not isinstance(inner, FedOpt):
+        return state
     for name in FEDOPT_STATE:
         value = getattr(inner, name, None)
         if value is not None:

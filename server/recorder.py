@@ -152,11 +152,12 @@ class RoundRecorder:
 
     def update_rejected(self, server_round: int, node_id: int, content: RecordDict, reason: str) -> None:
         """A training reply whose update never reaches the global model; its privacy facts still count."""
-        info, metrics = content["partner"], content["metrics"]
-        state = self._partner(str(info["partner"]))
-        state.received(info, server_round=server_round, kind="train")
-        if float(metrics["epsilon"]) >= 0:  # the site spent the budget all the same
-            state.epsilon = state.epsilon_by_round[server_round] = float(metrics["epsilon"])
+        if "partner" in content and "metrics" in content and "epsilon" in content["metrics"]:
+            info, epsilon = content["partner"], float(content["metrics"]["epsilon"])
+            self._partner(str(info["partner"])).received(info, server_round=server_round, kind="train")
+            if epsilon >= 0:  # the site spent the budget all the same
+                state = self._partner(str(info["partner"]))
+                state.epsilon = state.epsilon_by_round[server_round] = epsilon
         self.partner_failed(server_round, node_id, reason)
 
     def partner_failed(self, server_round: int, node_id: int, reason: str) -> None:

@@ -26,7 +26,7 @@ from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE
 from recmodel.privacy.policy import POLICY_REFUSED_CODE
 from server.console import progress
 from server.recorder import RoundRecorder
-from server.update_checks import update_norm_bound, update_problem
+from server.update_checks import reply_problem
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
 REFUSALS = {BUDGET_EXHAUSTED_CODE: "budget-exhausted", POLICY_REFUSED_CODE: "policy-refused",
@@ -93,8 +93,7 @@ class BudgetAwareStrategy(Strategy):
         accepted = []
         for reply in replies:
             if not reply.has_error():
-                problem = update_problem(self._global_state, reply.content["arrays"],
-                                         update_norm_bound(self.config, self._global_state, reply.content["metrics"]))
+                problem = reply_problem(self.config, self._global_state, reply.content)
                 if problem is not None:
                     self.recorder.update_rejected(server_round, self._node_of(reply), reply.content,
                                                   f"update rejected: {problem}")

@@ -29,6 +29,17 @@ SAFETY = 2.0
 PROFILE_MOMENTUM = 0.9  # recmodel.training.private_round trains the profile model with this momentum
 
 
+def reply_problem(config: RunConfig, global_state: dict[str, torch.Tensor], content) -> str | None:
+    """Why a training reply's content cannot be aggregated (missing records or metrics, a bad update), or None."""
+    if "arrays" not in content or "metrics" not in content:
+        return f"the reply lacks its {'arrays' if 'arrays' not in content else 'metrics'} record"
+    try:
+        bound = update_norm_bound(config, global_state, content["metrics"])
+    except (KeyError, TypeError, ValueError) as error:
+        return f"its metrics cannot be read ({type(error).__name__}: {error})"
+    return update_problem(global_state, content["arrays"], bound)
+
+
 def update_problem(global_state: dict[str, torch.Tensor], update: ArrayRecord, bound: float | None) -> str | None:
     """Why ``update`` cannot be aggregated into ``global_state`` ({name: tensor}), or None if it can."""
     try:

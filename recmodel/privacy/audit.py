@@ -296,8 +296,13 @@ def audit_path(path: str | Path, *, sites: list[str | Path] = (), public_key: st
         ledgers[_partner_of(site / LEDGER_FILE) or site.name] = site / LEDGER_FILE
     if not ledgers:
         missing = LedgerAudit(str(path), partner="-")
-        missing.problems.append(f"{path}: no {LEDGER_FILE} found (expected partners/*/{LEDGER_FILE}, {LEDGER_FILE}, "
-                                "or a deployed site's state dir given with --site)")
+        if recorded:  # a deployed run: the coordinator holds the sites' signed heads, the sites their ledgers
+            missing.problems.append(f"{path} is a deployed run: its ledgers stay at the sites; give each site's state "
+                                    f"directory (or a copy of its {LEDGER_FILE} and site_key.pub) with --site, for "
+                                    f"partners {', '.join(sorted(recorded))}")
+        else:
+            missing.problems.append(f"{path}: no {LEDGER_FILE} found (expected partners/*/{LEDGER_FILE}, "
+                                    f"{LEDGER_FILE}, or a deployed site's state dir given with --site)")
         return [missing]
     audits = [audit_ledger(ledger, public_key=public_key, recorded=recorded.get(name))
               for name, ledger in ledgers.items()]

@@ -23,7 +23,7 @@ def _online_nodes(federation) -> list[str]:
 
 
 def test_refused_connections_and_a_supernode_killed_in_round_2_of_3(tmp_path):
-    with running_federation(tmp_path / "federation", 3, users=600) as (federation, attributes):
+    with running_federation(tmp_path / "federation", 3, users=300) as (federation, attributes):
         # a key the coordinator never registered, and a plaintext connection to the TLS SuperLink: both refused
         stranger = create_credentials(tmp_path / "stranger", ("stranger",), ("127.0.0.1",), federation.address)
         shutil.copy(federation.credentials.ca_certificate, stranger.partner_dir("stranger") / "ca.crt")  # trusts it
@@ -42,7 +42,7 @@ def test_refused_connections_and_a_supernode_killed_in_round_2_of_3(tmp_path):
         assert len(_online_nodes(federation)) == 3  # the three registered partners only
 
         run_config = deployment_run_config(federation, attributes, rounds=3, item_buckets=1024, max_epsilon=10.0,
-                                           min_partners=2, extra="local-epochs=1 profiles=false")
+                                           min_partners=2, extra="local-epochs=1 profiles=false popularity-prior=false")
         run = subprocess.Popen(resolved_command(run_command(str(REPO), run_config)), env=federation.env(),
                                cwd=federation.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         console = []

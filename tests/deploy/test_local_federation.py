@@ -31,7 +31,7 @@ def test_deploy_local_three_partners_two_rounds_without_partner_data_at_the_coor
     log_dir.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(OPEN_AUDIT), os.environ.get("PYTHONPATH", "")]),
                FEDREC_TEST_OPEN_LOG=str(log_dir))
-    done = subprocess.run([str(FEDREC), "deploy", "local", "--partners", "3", "--rounds", "2", "--users", "600",
+    done = subprocess.run([str(FEDREC), "deploy", "local", "--partners", "3", "--rounds", "2", "--users", "300",
                            "--out", str(out), "--run-config", "local-epochs=1 profiles=false"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     console = done.stdout + done.stderr
@@ -62,6 +62,8 @@ def test_deploy_local_three_partners_two_rounds_without_partner_data_at_the_coor
     assert processes_started_with(out / "flwr-home") == []
 
     # a deployed run is audited from the coordinator's run directory plus each site's state directory
+    alone = subprocess.run([str(FEDREC), "audit", str(run_dir)], capture_output=True, text=True, timeout=300)
+    assert alone.returncode == 1 and "is a deployed run: its ledgers stay at the sites" in alone.stdout
     sites = [arg for s in ("site-1", "site-2", "site-3") for arg in ("--site", str(out / "sites" / s / "state"))]
     audit = subprocess.run([str(FEDREC), "audit", str(run_dir), *sites], capture_output=True, text=True, timeout=300)
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr

@@ -16,7 +16,7 @@ from simulations.local_superlink import processes_started_with
 from tests.e2e.conftest import fedrec_run
 
 SERVERAPP_PROGRAMS = (b"flwr-simulation", b"flwr-serverapp")  # simulation runtime; deployment runtime
-RUN = ("num-server-rounds=3 synthetic-users=1000 synthetic-items=200 synthetic-categories=6 batch-size=32 "
+RUN = ("num-server-rounds=3 synthetic-users=400 synthetic-items=100 synthetic-categories=6 batch-size=32 "
        "item-buckets=256 local-epochs=1 profiles=false")
 
 

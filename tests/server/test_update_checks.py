@@ -99,3 +99,13 @@ def test_the_strategy_averages_the_honest_updates_and_names_the_partner_whose_up
     assert set(recorder.partner_failures[1]) == {"partner-3"}
     assert "update rejected: array 'dlrm.dense_arch.mlp.0.bias' holds NaN or Inf" in recorder.partner_failures[1][
         "partner-3"]
+
+
+def test_a_reply_without_arrays_or_with_unreadable_metrics_is_rejected_not_a_crash(trained, tiny_config):
+    from server.update_checks import reply_problem
+
+    global_state, update, metrics = trained
+    assert reply_problem(tiny_config, global_state, {"arrays": update, "metrics": MetricRecord(metrics)}) is None
+    assert "lacks its arrays" in reply_problem(tiny_config, global_state, {"metrics": MetricRecord(metrics)})
+    no_steps = MetricRecord({k: v for k, v in metrics.items() if k != "steps"})
+    assert "metrics cannot be read" in reply_problem(tiny_config, global_state, {"arrays": update, "metrics": no_steps})
