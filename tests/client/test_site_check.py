@@ -1,0 +1,37 @@
+"""A deployed site's check before a run: pass, or fail with the reason, against the declared schema."""
+
+from __future__ import annotations
+
+from flwr.app import Context, RecordDict
+
+from client.site_check import check_site
+from recmodel.data.synthetic import SyntheticSpec, generate_events
+from recmodel.data.schema import user_attribute_columns
+from simulations.defaults import default_run_config
+
+
+def _deployed(tmp_path, events_path) -> Context:
+    node = {"data-path": str(events_path), "state-dir": str(tmp_path / "state"), "partner-name": "shop-a",
+            "max-epsilon": 10.0}
+    return Context(run_id=1, node_id=5, node_config=node, state=RecordDict(), run_config={})
+
+
+def test_a_site_matching_the_declared_schema_passes_and_one_that_does_not_is_told_why(tmp_path):
+    events = generate_events(SyntheticSpec(users=200, items=50, categories=5, partners=1, seed=1))
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path)
+    attributes = ",".join(user_attribute_columns(events))
+    declared = default_run_config(item_buckets=256, user_attributes=attributes)
+    answer = check_site(_deployed(tmp_path, path), declared)
+    assert answer["passed"] and not answer["simulated"] and answer["partner"] == "shop-a" and answer["users"] > 0
+
+    answer = check_site(_deployed(tmp_path, path), declared.replace(user_attributes=""))
+    assert not answer["passed"]
+    assert "partner 'shop-a': its events file has user attribute columns" in answer["reason"]
+    assert "the declared schema (run config user-attributes) has []" in answer["reason"]
+
+    answer = check_site(_deployed(tmp_path, path), declared.replace(item_buckets=0))
+    assert not answer["passed"] and "item-buckets=0 needs a catalogue every site shares" in answer["reason"]
+
+    answer = check_site(_deployed(tmp_path, tmp_path / "missing.parquet"), declared)
+    assert not answer["passed"] and "missing.parquet" in answer["reason"]
