@@ -40,8 +40,8 @@ def stop_when_orphaned(*, poll_seconds: float = POLL_SECONDS) -> threading.Threa
 
             if ray.is_initialized():
                 ray.shutdown()
-        finally:
-            kill_all(started)
+        finally:  # also what started while Ray shut down (its dashboard agent may restart on a loaded machine)
+            kill_all(sorted(set(started) | set(descendants(os.getpid()))))
             os._exit(1)
 
     thread = threading.Thread(target=watch, daemon=True, name="fedrec-coordinator-watchdog")
