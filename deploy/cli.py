@@ -28,7 +28,8 @@ def register(commands) -> None:
                        help="rows item ids are hashed into (sites share no catalogue; default: 4096)")
     local.add_argument("--max-epsilon", type=float, default=10.0,
                        help="each site's lifetime epsilon cap in its --node-config (default: 10.0)")
-    local.add_argument("--run-config", default="", help='more run-config overrides, e.g. "dp=false local-epochs=1"')
+    local.add_argument("--run-config", default="",
+                       help='more run-config overrides, e.g. "local-epochs=1 target-epsilon=4"')
     local.add_argument("--out", default=None,
                        help="a new directory for everything (default: deploy-local/<timestamp>)")
     local.set_defaults(handler=run_local_command)
