@@ -35,6 +35,11 @@ def register_command(public_key: str) -> list[str]:
     return ["flwr", "supernode", "register", public_key, CONNECTION, "--format", "json"]
 
 
+def list_supernodes_command() -> list[str]:
+    """Lists the registered SuperNodes and their status (registered, online, offline) as JSON."""
+    return ["flwr", "supernode", "list", CONNECTION, "--format", "json"]
+
+
 def node_config(*, partner: str, data_path: str, state_dir: str, max_epsilon: float | str) -> str:
     """A site's own ``--node-config`` (``client.site``): who it is, its data, its state, its privacy cap."""
     return (f"partner-name='{partner}' data-path='{data_path}' state-dir='{state_dir}' "

@@ -30,8 +30,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.commands import (connection_toml, node_config, register_command, run_command, superlink_command,
-                             supernode_command)
+from deploy.commands import (connection_toml, list_supernodes_command, node_config, register_command, run_command,
+                             superlink_command, supernode_command)
 from deploy.credentials import Credentials, create_credentials
 from recmodel.data.partition import assign_partners
 from recmodel.data.schema import DataError, load_events, user_attribute_columns
@@ -155,7 +155,7 @@ def start_supernode(federation: LocalFederation, partner: str, *, max_epsilon: f
 def wait_until_online(federation: LocalFederation, node_ids: dict[str, int]) -> None:
     """Until every registered partner's SuperNode is online at the SuperLink."""
     def online() -> bool:
-        listed = subprocess.run(resolved_command(["flwr", "supernode", "list", "fedrec", "--format", "json"]),
+        listed = subprocess.run(resolved_command(list_supernodes_command()),
                                 env=federation.env(), capture_output=True, text=True, timeout=60)
         try:
             status = {int(n["node-id"]): n["status"] for n in json.loads(listed.stdout)["nodes"]}

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from deploy.commands import node_config, run_command, supernode_command
+from deploy.commands import list_supernodes_command, node_config, run_command, supernode_command
 from deploy.credentials import create_credentials
 from deploy.local_federation import deployment_run_config, resolved_command, running_federation
 from simulations.local_superlink import free_port, processes_started_with
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _online_nodes(federation) -> list[str]:
-    listed = subprocess.run(resolved_command(["flwr", "supernode", "list", "fedrec", "--format", "json"]),
+    listed = subprocess.run(resolved_command(list_supernodes_command()),
                             env=federation.env(), capture_output=True, text=True, timeout=60)
     return [n["node-id"] for n in json.loads(listed.stdout)["nodes"] if n["status"] == "online"]
 
