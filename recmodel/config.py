@@ -18,6 +18,7 @@ STRATEGIES = ("fedavg", "fedprox", "fedadam")
 PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
 LOSSES = ("softmax", "bce")
+LOCAL_OPTIMIZERS = ("adam", "sgd")
 
 
 MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise; above: no meaningful guarantee
@@ -39,6 +40,7 @@ class RunConfig:
     min_partners: int
     local_epochs: int
     learning_rate: float
+    optimizer: str
     momentum: float
     batch_size: int
     embedding_dim: int
@@ -166,6 +168,7 @@ class RunConfig:
         self.epsilon_caps()
         _in_range(self, "target_delta", 0, 1, "a probability")
         _in_range(self, "momentum", 0, 1, "a momentum", low_inclusive=True)
+        _one_of(self, "optimizer", LOCAL_OPTIMIZERS)
         _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
         _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
         _in_range(self, "central_noise_multiplier", 0, MAX_NOISE, "a noise multiplier", low_inclusive=True)

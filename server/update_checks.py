@@ -27,6 +27,10 @@ from recmodel.config import RunConfig
 
 SAFETY = 2.0
 PROFILE_MOMENTUM = 0.9  # recmodel.training.private_round trains the profile model with this momentum
+# Adam (torch defaults b1 = 0.9, b2 = 0.999): by Cauchy-Schwarz |m_t| <= (1 - b1) / sqrt(1 - b2)
+# x sqrt(1 / (1 - b1^2 / b2)) x sqrt(v_t) = 7.27 sqrt(v_t), and the bias corrections multiply that by
+# sqrt(1 - b2^t) / (1 - b1^t) <= 1; so a step moves each coordinate by at most 7.27 x the learning rate.
+ADAM_STEP_BOUND = 0.1 / math.sqrt(0.001) / math.sqrt(1 - 0.81 / 0.999)
 
 
 def reply_problem(config: RunConfig, global_state: dict[str, torch.Tensor], content) -> str | None:
@@ -76,16 +80,18 @@ def update_norm_bound(config: RunConfig, global_state: dict[str, torch.Tensor], 
     batch = max(rate * examples, 1.0)
     clipped_sum = config.max_grad_norm * (1 + 10 / math.sqrt(batch) + 10 / batch)  # over B, Poisson tail included
 
-    def movement(prefix: str, learning_rate: float, momentum: float, model_steps: float) -> float:
+    def movement(prefix: str, learning_rate: float, momentum: float, model_steps: float, optimizer: str) -> float:
         d = sum(t.numel() for name, t in global_state.items() if name.startswith(prefix))
+        if optimizer == "adam":  # whatever the gradient, each coordinate moves at most ADAM_STEP_BOUND x rate
+            return model_steps * learning_rate * ADAM_STEP_BOUND * math.sqrt(d)
         if config.dp:
             step = clipped_sum + config.max_grad_norm * sigma * (math.sqrt(d) + 10) / batch
         else:
             step = config.max_grad_norm
         return model_steps * learning_rate * step / (1 - momentum)
 
-    bound = movement("dlrm.", config.learning_rate, config.momentum, steps)
+    bound = movement("dlrm.", config.learning_rate, config.momentum, steps, config.optimizer)
     if config.profiles:
         bound += movement("profile.", config.profile_learning_rate, PROFILE_MOMENTUM,
-                          steps * config.profile_epochs / config.local_epochs)
+                          steps * config.profile_epochs / config.local_epochs, "sgd")
     return SAFETY * bound

@@ -3,7 +3,8 @@
 DP-SGD: Poisson sampling of examples (users), per-example clipping to
 ``max_grad_norm`` via ghost clipping (no [B, rows, D] per-sample gradients),
 Gaussian noise of std ``noise_multiplier * max_grad_norm`` on the summed
-gradient. The Poisson masks and the noise come from a generator seeded at the
+gradient; the optimizer (SGD or Adam) then steps on that noised gradient, which
+is post-processing of the released sum. The Poisson masks and the noise come from a generator seeded at the
 site from the OS's secure source (``recmodel.privacy.mechanism_rng``), never
 from the run config's seed. An empty Poisson batch still takes a noise-only step, so every step
 the accountant counts really released noise. FedProx's proximal term is
@@ -80,13 +81,15 @@ def train_locally(
     criterion: torch.nn.Module | None = None,
     compute_loss=recommendation_loss,
     max_grad_norm: float | None = None,
+    optimizer: str = "sgd",
 ) -> TrainReport:
     """Train ``model`` in place; returns a ``TrainReport``.
 
     ``max_grad_norm`` (non-DP only; DP clips per example with ``dp.max_grad_norm``):
     clip each batch's mean gradient to this L2 norm, so that a step is never
     longer than a DP step at the same learning rate and the same learning
-    rate serves both. ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
+    rate serves both. ``optimizer``: ``"sgd"`` (with ``momentum``) or ``"adam"``
+    (``momentum`` unused), fresh at every call. ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
     ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
     turns one collated batch of ``examples`` into the loss.
     """
@@ -96,7 +99,7 @@ def train_locally(
     model.train()
     anchor = [p.detach().clone() for p in model.parameters()]
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
-    optimizer = torch.optim.SGD(trainable, lr=learning_rate, momentum=momentum)
+    optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
     criterion = criterion if criterion is not None else PerUserBCELoss()
     engine = None
     if dp is None:
@@ -138,6 +141,15 @@ def train_locally(
     history = list(engine.accountant.history) if engine is not None else []
     sample_rate = history[0][1] if history else min(1.0, batch_size / len(examples))
     return TrainReport(steps, len(examples), loss_sum / max(steps, 1), sample_rate, history)
+
+
+def local_optimizer(name: str, params: list, learning_rate: float, momentum: float) -> torch.optim.Optimizer:
+    """A fresh ``sgd`` (with ``momentum``) or ``adam`` (torch defaults: betas 0.9, 0.999) optimizer."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=learning_rate, momentum=momentum)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=learning_rate)
+    raise ValueError(f"optimizer = {name!r} is unknown; allowed: sgd, adam")
 
 
 def _privacy_engine() -> PrivacyEngine:

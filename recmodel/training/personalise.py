@@ -54,7 +54,8 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
             report = train_locally(recommender.dlrm, examples, epochs=config.personalise_epochs,
                                    batch_size=local_batch_size(config.batch_size, len(examples)),
                                    learning_rate=config.learning_rate, momentum=config.momentum, dp=dp,
-                                   criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm)
+                                   criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm,
+                                   optimizer=config.optimizer)
         finally:
             for p in frozen:
                 p.requires_grad_(True)

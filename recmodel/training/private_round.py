@@ -51,6 +51,7 @@ class LocalTask:
     momentum: float
     criterion: torch.nn.Module | None
     compute_loss: Callable
+    optimizer: str = "sgd"
 
 
 def run_private_round(
@@ -82,7 +83,8 @@ def run_private_round(
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
     dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round)
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
-                           config.momentum, recommendation_criterion(config.loss), recommendation_loss))
+                           config.momentum, recommendation_criterion(config.loss), recommendation_loss,
+                           config.optimizer))
     if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
 
@@ -104,7 +106,7 @@ def run_private_round(
             report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
                                    learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
-                                   max_grad_norm=config.max_grad_norm)
+                                   max_grad_norm=config.max_grad_norm, optimizer=task.optimizer)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,

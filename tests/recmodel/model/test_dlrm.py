@@ -92,3 +92,16 @@ def test_item_bias_starts_at_zero_and_shifts_only_its_items_score():
         model.item_bias.weight[item] = 2.0
     shift = model(batch) - before
     torch.testing.assert_close(shift, 2.0 * (batch.candidate_items == item).float())
+
+
+def test_the_logit_holds_the_candidate_item_dot_the_pooled_history_items():
+    model = DLRM(SPEC)
+    with torch.no_grad():
+        for p in model.over_arch.parameters():
+            p.zero_()
+        model.prior_scale.weight.zero_()
+    batch = make_batch()
+    mask = batch.history_mask.unsqueeze(-1)
+    pooled = (model.sparse_arch.history_item(batch.history_items) * mask).sum(1) / mask.sum(1)  # [B, D]
+    expected = (model.sparse_arch.candidate_item(batch.candidate_items) * pooled.unsqueeze(1)).sum(-1)  # [B, L]
+    torch.testing.assert_close(model(batch), expected)

@@ -4,7 +4,7 @@ import torch
 
 from recmodel.data.examples import TrainingExamples
 from recmodel.model.dlrm import DLRM
-from recmodel.training.local import DPSettings, steps_per_epoch, train_locally
+from recmodel.training.local import DPSettings, local_optimizer, steps_per_epoch, train_locally
 
 
 def _examples(tiny_data, tiny_config, users=None, unit="user"):
@@ -76,3 +76,25 @@ def test_without_dp_a_step_is_no_longer_than_learning_rate_times_max_grad_norm(t
                   dp=None, max_grad_norm=0.5)  # one step over every user
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert 0 < (after - before).norm() <= 100.0 * 0.5 * (1 + 1e-5)
+
+
+def test_adam_moves_no_coordinate_more_than_the_step_bound_the_server_checks():
+    """``server.update_checks.ADAM_STEP_BOUND``: whatever the gradients, one Adam step moves a coordinate by at
+    most that many learning rates (adversarial sequence: small gradients, then one huge one)."""
+    from server.update_checks import ADAM_STEP_BOUND
+    weight = torch.zeros(1000, requires_grad=True)
+    optimizer = local_optimizer("adam", [weight], 1.0, 0.0)
+    g = torch.Generator().manual_seed(0)
+    largest = 0.0
+    for step in range(300):
+        scale = 10.0 ** torch.randint(-6, 6, (1000,), generator=g)
+        weight.grad = torch.sign(torch.randn(1000, generator=g)) * scale
+        before = weight.detach().clone()
+        optimizer.step()
+        largest = max(largest, float((weight.detach() - before).abs().max()))
+    assert 1.0 < largest <= ADAM_STEP_BOUND
+
+
+def test_an_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="optimizer = 'rmsprop' is unknown; allowed: sgd, adam"):
+        local_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 0.1, 0.0)
