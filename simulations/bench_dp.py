@@ -56,7 +56,7 @@ def _measure(rows: int, dp: bool, steps: int, batch_size: int, queue) -> None:
     config = default_run_config()
     spec = ModelSpec(item_buckets=rows, category_buckets=config.category_buckets,
                      attribute_buckets=config.attribute_buckets, num_user_attributes=3,
-                     user_dense_dim=6, embedding_dim=config.embedding_dim)
+                     user_dense_dim=6, embedding_dim=config.embedding_dim, history_match=True)
     model = DLRM(spec)
     settings = DPSettings(noise_multiplier=1.0, max_grad_norm=config.max_grad_norm) if dp else None
     train = lambda n: train_locally(model, _random_examples(spec, n * batch_size, config), epochs=1,  # noqa: E731

@@ -136,6 +136,7 @@ def _bundle_spec(config: RunConfig, *, item_buckets: int, catalogue_rows: bool, 
         user_dense_dim=user_dense_dim,
         embedding_dim=config.embedding_dim,
         profile_dim=config.profile_dim if config.profiles else 0,
+        history_match=True,
     )
     return BundleSpec(dlrm, profile)
 

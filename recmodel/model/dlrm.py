@@ -35,6 +35,8 @@ class ModelSpec:
     over_hidden: int = 64
     profile_dim: int = 0  # width of the user-profile embedding fed to DenseArch (0: off)
     catalogue_rows: bool = False  # item rows are 1 + position in the training catalogue (not hashed ids)
+    history_match: bool = False  # the logit adds candidate item . pooled history items (False: model files
+    # written before that term existed keep scoring as they were trained)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,7 +151,8 @@ class OverArch(nn.Module):
 class DLRM(nn.Module):
     """Scores L candidates for each of B users: ``forward(batch) -> [B, L]`` logits.
 
-    The logit is the OverArch output plus the dot product of the pooled
+    The logit is the OverArch output plus (``spec.history_match``, on for every
+    new model) the dot product of the pooled
     history items with the candidate item (a direct item-to-item term, as in
     FISM: without it, this similarity reaches the logit only through the
     OverArch's first layer and long-tail catalogues learn it too slowly; on
@@ -183,5 +186,7 @@ class DLRM(nn.Module):
         dense = self.dense_arch(user_dense, batch.candidate_dense)
         bias = self.item_bias(batch.candidate_items).squeeze(-1)  # [B, L]
         prior = self.prior_scale(self.item_prior[batch.candidate_items].unsqueeze(-1)).squeeze(-1)  # [B, L]
-        history_match = (sparse[:, :, 0] * sparse[:, :, 2]).sum(-1)  # candidate item . pooled history items, [B, L]
-        return self.over_arch(self.interaction_arch(dense, sparse)) + history_match + bias + prior
+        logits = self.over_arch(self.interaction_arch(dense, sparse)) + bias + prior  # [B, L]
+        if self.spec.history_match:  # candidate item . pooled history items
+            logits = logits + (sparse[:, :, 0] * sparse[:, :, 2]).sum(-1)
+        return logits

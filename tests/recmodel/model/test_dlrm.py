@@ -1,3 +1,5 @@
+import dataclasses
+
 import torch
 
 from recmodel.model.batch import RecBatch
@@ -95,7 +97,7 @@ def test_item_bias_starts_at_zero_and_shifts_only_its_items_score():
 
 
 def test_the_logit_holds_the_candidate_item_dot_the_pooled_history_items():
-    model = DLRM(SPEC)
+    model = DLRM(dataclasses.replace(SPEC, history_match=True))
     with torch.no_grad():
         for p in model.over_arch.parameters():
             p.zero_()
@@ -105,3 +107,6 @@ def test_the_logit_holds_the_candidate_item_dot_the_pooled_history_items():
     pooled = (model.sparse_arch.history_item(batch.history_items) * mask).sum(1) / mask.sum(1)  # [B, D]
     expected = (model.sparse_arch.candidate_item(batch.candidate_items) * pooled.unsqueeze(1)).sum(-1)  # [B, L]
     torch.testing.assert_close(model(batch), expected)
+    old_file = DLRM(SPEC)  # a model file from before the term: no history_match key, scored as it was trained
+    old_file.load_state_dict(model.state_dict())
+    torch.testing.assert_close(old_file(batch), torch.zeros_like(expected))
