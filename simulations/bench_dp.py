@@ -1,6 +1,6 @@
 """DP cost benchmark: the same DLRM trained with and without DP-SGD, side by side.
 
-    python -m simulations.bench_dp [--rows 10000 100000 1000000] [--steps 20] [--batch-size 256]
+    python -m simulations.bench_dp [--rows 10000 100000 1000000] [--steps 20] [--batch-size 256 4096] [--json]
 
 For each item-table size the benchmark trains the default-architecture DLRM
 on random user batches (B users x L candidates, H history items) with plain
@@ -8,11 +8,14 @@ SGD and with Opacus DP-SGD (ghost clipping, Poisson sampling, noise), and
 prints users/s for both, the ratio DP / non-DP, and the peak resident memory.
 Each measurement runs in a fresh child process (so peak RSS is that
 configuration's own), and the pairs run back to back in one invocation.
+``--json`` prints one JSON object per (rows, batch) configuration instead of
+the table: rows, batch, device, users/s and peak MiB of each path, and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import resource
 import time
@@ -83,18 +86,27 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=default_run_config().batch_size)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[default_run_config().batch_size])
+    parser.add_argument("--json", action="store_true", help="one JSON object per configuration on stdout")
     args = parser.parse_args(argv)
-    print(f"DLRM training throughput, batch {args.batch_size} users, {args.steps} timed steps, "
-          f"torch threads {torch.get_num_threads()}")
-    header = f"{'item rows':>10} | {'non-DP users/s':>14} | {'DP users/s':>10} | {'DP/non-DP':>9} | {'non-DP peak MiB':>15} | {'DP peak MiB':>11}"
-    print(header)
-    print("-" * len(header))
+    header = (f"{'item rows':>10} | {'batch':>5} | {'non-DP users/s':>14} | {'DP users/s':>10} | {'DP/non-DP':>9} | "
+              f"{'non-DP peak MiB':>15} | {'DP peak MiB':>11}")
+    if not args.json:
+        print(f"DLRM training throughput, {args.steps} timed steps, torch threads {torch.get_num_threads()}")
+        print(header)
+        print("-" * len(header))
     for rows in args.rows:
-        plain_speed, plain_mem, _ = measure(rows, False, args.steps, args.batch_size)
-        dp_speed, dp_mem, _ = measure(rows, True, args.steps, args.batch_size)
-        print(f"{rows:>10,} | {plain_speed:>14.1f} | {dp_speed:>10.1f} | {dp_speed / plain_speed:>9.3f} | "
-              f"{plain_mem:>15.0f} | {dp_mem:>11.0f}", flush=True)
+        for batch in args.batch_size:
+            plain_speed, plain_mem, _ = measure(rows, False, args.steps, batch)
+            dp_speed, dp_mem, _ = measure(rows, True, args.steps, batch)
+            if args.json:
+                print(json.dumps({"rows": rows, "batch": batch, "device": "cpu", "steps": args.steps,
+                                  "non_dp_users_per_s": plain_speed, "dp_users_per_s": dp_speed,
+                                  "dp_over_non_dp": dp_speed / plain_speed, "non_dp_peak_mib": plain_mem,
+                                  "dp_peak_mib": dp_mem}), flush=True)
+            else:
+                print(f"{rows:>10,} | {batch:>5} | {plain_speed:>14.1f} | {dp_speed:>10.1f} | "
+                      f"{dp_speed / plain_speed:>9.3f} | {plain_mem:>15.0f} | {dp_mem:>11.0f}", flush=True)
 
 
 if __name__ == "__main__":
