@@ -156,7 +156,8 @@ class DLRM(nn.Module):
     history items with the candidate item (a direct item-to-item term, as in
     FISM: without it, this similarity reaches the logit only through the
     OverArch's first layer and long-tail catalogues learn it too slowly; on
-    ml-latest-small it lifts NDCG@10 from 0.025 to 0.035) plus a learned per-item bias (an
+    ml-latest-small, trained centrally with Adam, NDCG@10 went from 0.025 to
+    0.035-0.041 with it) plus a learned per-item bias (an
     ``nn.Embedding(item_buckets, 1)``, zero at start) plus a learned scale
     (``nn.Linear(1, 1)``, 1 at start) of the item prior: a buffer
     ``item_prior`` [item_buckets] set by the server from the sites' DP-noised
