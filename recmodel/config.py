@@ -42,6 +42,8 @@ class RunConfig:
     learning_rate: float
     optimizer: str
     momentum: float
+    sparse_table_rows: int
+    sparse_learning_rate: float
     batch_size: int
     embedding_dim: int
     profiles: bool
@@ -168,6 +170,8 @@ class RunConfig:
         self.epsilon_caps()
         _in_range(self, "target_delta", 0, 1, "a probability")
         _in_range(self, "momentum", 0, 1, "a momentum", low_inclusive=True)
+        _at_least(self, "sparse_table_rows", 0)
+        _in_range(self, "sparse_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
         _one_of(self, "optimizer", LOCAL_OPTIMIZERS)
         _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
         _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")

@@ -12,6 +12,8 @@ exp(-50) (the chi norm's tail), and |batch| <= B + 10 sqrt(B) + 10 likewise (Poi
 beta moves at most ``lr / (1 - beta)`` times the largest step gradient per step, FedProx's pull only shrinks
 the distance, so T steps move each model at most ``T lr (...) / (1 - beta)``. The bound is this sum over
 the site's trained models (DLRM, profile model) times a safety factor of 2; an honest update is far below it.
+Under DP the large item tables (``sparse-table-rows``) step by plain SGD at ``sparse-learning-rate`` beside the
+local optimizer: their term is added, over-counted with the whole DLRM's d.
 Without DP each step's mean gradient is clipped to C (``recmodel.training.local``): a step moves at most
 ``lr C / (1 - beta)``.
 """
@@ -91,6 +93,8 @@ def update_norm_bound(config: RunConfig, global_state: dict[str, torch.Tensor], 
         return model_steps * learning_rate * step / (1 - momentum)
 
     bound = movement("dlrm.", config.learning_rate, config.momentum, steps, config.optimizer)
+    if config.dp and config.sparse_table_rows > 0 and config.proximal_mu == 0:  # large tables step by plain SGD
+        bound += movement("dlrm.", config.sparse_learning_rate, 0.0, steps, "sgd")
     if config.profiles:
         bound += movement("profile.", config.profile_learning_rate, PROFILE_MOMENTUM,
                           steps * config.profile_epochs / config.local_epochs, "sgd")

@@ -1,10 +1,12 @@
-"""One partner's local training of a DLRM: DP-SGD (Opacus ghost clipping) or plain.
+"""One partner's local training of a DLRM: DP-SGD or plain.
 
 DP-SGD: Poisson sampling of examples (users), per-example clipping to
-``max_grad_norm`` via ghost clipping (no [B, rows, D] per-sample gradients),
-Gaussian noise of std ``noise_multiplier * max_grad_norm`` on the summed
-gradient; the optimizer (SGD or Adam) then steps on that noised gradient, which
-is post-processing of the released sum. The Poisson masks and the noise come from a generator seeded at the
+``max_grad_norm``, Gaussian noise of std ``noise_multiplier * max_grad_norm``
+on the summed gradient; the optimizer (SGD or Adam) then steps on that noised
+gradient, which is post-processing of the released sum. Two implementations
+of that one mechanism: ``embedding-aware`` (default; ``embedding_aware_dp_sgd``:
+one backward pass, large item tables on plain SGD with deferred noise) and
+``opacus-ghost`` (Opacus's stock ghost clipping, kept as the reference). The Poisson masks and the noise come from a generator seeded at the
 site from the OS's secure source (``recmodel.privacy.mechanism_rng``), never
 from the run config's seed. An empty Poisson batch still takes a noise-only step, so every step
 the accountant counts really released noise. FedProx's proximal term is
@@ -24,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from recmodel.data.examples import to_batch
 from recmodel.model.loss import PerUserBCELoss
 from recmodel.privacy.mechanism_rng import secret_generator
+from recmodel.training.embedding_aware_dp_sgd import train_dp_embedding_aware
 
 
 def recommendation_loss(model, criterion, tensors):
@@ -82,6 +85,9 @@ def train_locally(
     compute_loss=recommendation_loss,
     max_grad_norm: float | None = None,
     optimizer: str = "sgd",
+    dp_implementation: str = "embedding-aware",
+    sparse_table_rows: int = 0,
+    sparse_learning_rate: float = 0.0,
 ) -> TrainReport:
     """Train ``model`` in place; returns a ``TrainReport``.
 
@@ -89,7 +95,11 @@ def train_locally(
     clip each batch's mean gradient to this L2 norm, so that a step is never
     longer than a DP step at the same learning rate and the same learning
     rate serves both. ``optimizer``: ``"sgd"`` (with ``momentum``) or ``"adam"``
-    (``momentum`` unused), fresh at every call. ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
+    (``momentum`` unused), fresh at every call. ``sparse_table_rows`` (DP,
+    embedding-aware only; 0 = none): embedding tables with at least this many
+    rows train with plain SGD at ``sparse_learning_rate`` and deferred noise
+    (not with FedProx, whose pull moves every row every step).
+    ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
     ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
     turns one collated batch of ``examples`` into the loss.
     """
@@ -97,11 +107,22 @@ def train_locally(
         raise ValueError("no training examples: the partition holds no user with train interactions")
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
     model.train()
-    anchor = [p.detach().clone() for p in model.parameters()]
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
+    anchor = [p.detach().clone() for p in trainable]
     optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
     criterion = criterion if criterion is not None else PerUserBCELoss()
     engine = None
+    if dp is not None and dp_implementation == "embedding-aware":
+        sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
+        mechanism = secret_generator()
+        pull = (lambda: _proximal_pull(trainable, anchor, learning_rate * proximal_mu)) if proximal_mu > 0 else None
+        steps, loss_sum, history = train_dp_embedding_aware(
+            model, examples, epochs=epochs, batch_size=batch_size, optimizer=optimizer, criterion=criterion,
+            compute_loss=compute_loss, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
+            generator=mechanism, sparse_tables=sparse, sparse_learning_rate=sparse_learning_rate, after_step=pull)
+        return TrainReport(steps, len(examples), loss_sum / max(steps, 1), history[0][1], history)
+    if dp is not None and dp_implementation != "opacus-ghost":
+        raise ValueError(f"dp_implementation = {dp_implementation!r} is unknown; allowed: embedding-aware, opacus-ghost")
     if dp is None:
         loader = DataLoader(examples, batch_size=batch_size, shuffle=True)
     else:
@@ -141,6 +162,14 @@ def train_locally(
     history = list(engine.accountant.history) if engine is not None else []
     sample_rate = history[0][1] if history else min(1.0, batch_size / len(examples))
     return TrainReport(steps, len(examples), loss_sum / max(steps, 1), sample_rate, history)
+
+
+def large_tables(model: torch.nn.Module, min_rows: int) -> tuple[torch.nn.Embedding, ...]:
+    """The trainable embedding tables with at least ``min_rows`` rows (none when ``min_rows`` is 0)."""
+    if min_rows <= 0:
+        return ()
+    return tuple(m for m in model.modules() if isinstance(m, torch.nn.Embedding)
+                 and m.weight.requires_grad and m.num_embeddings >= min_rows)
 
 
 def local_optimizer(name: str, params: list, learning_rate: float, momentum: float) -> torch.optim.Optimizer:

@@ -55,7 +55,8 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
                                    batch_size=local_batch_size(config.batch_size, len(examples)),
                                    learning_rate=config.learning_rate, momentum=config.momentum, dp=dp,
                                    criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm,
-                                   optimizer=config.optimizer)
+                                   optimizer=config.optimizer, sparse_table_rows=config.sparse_table_rows,
+                                   sparse_learning_rate=config.sparse_learning_rate)
         finally:
             for p in frozen:
                 p.requires_grad_(True)

@@ -106,7 +106,9 @@ def run_private_round(
             report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
                                    learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
-                                   max_grad_norm=config.max_grad_norm, optimizer=task.optimizer)
+                                   max_grad_norm=config.max_grad_norm, optimizer=task.optimizer,
+                                   sparse_table_rows=config.sparse_table_rows,
+                                   sparse_learning_rate=config.sparse_learning_rate)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,
