@@ -25,7 +25,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricR
 from flwr.clientapp import ClientApp
 
 from client.release_replay import ReleaseReplay
-from client.site import Site, resolve_site
+from client.site import Site, on_site_hardware, resolve_site
 from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
 from recmodel.model.bundle import BundleSpec, Recommender
@@ -76,7 +76,7 @@ def _open(msg: Message, context: Context) -> tuple[Recommender, ConfigRecord, Si
     request = RunConfig.from_mapping(context.run_config)
     model, settings = _model_from(msg)
     site = resolve_site(context, request, str(settings["run-dir"]))
-    return model, settings, site, site.policy.admit(request)
+    return model, settings, site, on_site_hardware(site.policy.admit(request), context.node_config)
 
 
 def _replayed(msg: Message, context: Context, phase: str, answer) -> Message:

@@ -27,7 +27,7 @@ from recmodel.data.federated import check_sites_can_train, load_federated_data
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.privacy.policy import SitePolicy
 
-SITE_KEYS = ("data-path", "state-dir", "partner-name")
+SITE_KEYS = ("data-path", "state-dir", "partner-name", "device")  # site facts; the rest is its privacy policy
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,13 @@ class Site:
     policy: SitePolicy
     simulated: bool
     attribute_names: tuple[str, ...] = ()
+
+
+def on_site_hardware(config: RunConfig, node: dict) -> RunConfig:
+    """The admitted config, with the SuperNode's own ``device`` (``--node-config "device='cpu'"``) if it sets one."""
+    if "device" not in node:
+        return config
+    return config.replace(device=str(node["device"]))
 
 
 def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:

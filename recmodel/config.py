@@ -19,6 +19,7 @@ PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
 LOSSES = ("softmax", "bce")
 LOCAL_OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda")  # recmodel.device
 
 
 MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise; above: no meaningful guarantee
@@ -44,6 +45,7 @@ class RunConfig:
     momentum: float
     sparse_table_rows: int
     sparse_learning_rate: float
+    device: str
     batch_size: int
     embedding_dim: int
     profiles: bool
@@ -172,6 +174,7 @@ class RunConfig:
         _in_range(self, "momentum", 0, 1, "a momentum", low_inclusive=True)
         _at_least(self, "sparse_table_rows", 0)
         _in_range(self, "sparse_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
+        _one_of(self, "device", DEVICES)
         _one_of(self, "optimizer", LOCAL_OPTIMIZERS)
         _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
         _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")

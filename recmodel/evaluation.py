@@ -9,10 +9,12 @@ import torch
 
 from recmodel.config import RunConfig
 from recmodel.data.examples import candidates_batch
+from recmodel.device import on_device, resolve_device
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.metrics.ranking import hit_rate_at_k, ndcg_at_k, target_ranks
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.dlrm import DLRM
+from recmodel.model.shared_candidates import score_shared_candidates
 from recmodel.profile_evaluation import evaluate_profiles
 
 PAIRS_PER_FORWARD = 32_768  # users x items scored in one forward pass
@@ -21,8 +23,11 @@ Scorer = Callable[[np.ndarray], np.ndarray]  # user rows [B] -> scores [B, N]
 
 
 def model_scorer(model: DLRM, catalogue: Catalogue, users: Users, history_length: int,
-                 profiles: np.ndarray | None = None) -> Scorer:
-    """Scores of every catalogue item for a block of users, [B, N] float32."""
+                 profiles: np.ndarray | None = None, device: torch.device = torch.device("cpu")) -> Scorer:
+    """Scores of every catalogue item for a block of users, [B, N] float32.
+
+    ``model`` must sit on ``device`` while the scorer is used (``recmodel.device.on_device``).
+    """
     all_items = np.arange(len(catalogue))
     item_chunk = max(1, min(len(catalogue), PAIRS_PER_FORWARD))
 
@@ -33,7 +38,7 @@ def model_scorer(model: DLRM, catalogue: Catalogue, users: Users, history_length
         for start in range(0, len(catalogue), item_chunk):
             batch = candidates_batch(catalogue, users, rows, all_items[start : start + item_chunk], history_length,
                                      profiles)
-            parts.append(model(batch).numpy())
+            parts.append(score_shared_candidates(model, batch.to(device)).cpu().numpy())
         return np.concatenate(parts, axis=1)
 
     return score
@@ -75,8 +80,10 @@ def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: i
 def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
                     profiles: np.ndarray | None) -> dict:
     """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings."""
-    scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles)
-    return evaluate_ranking(scorer, catalogue, users, k=config.top_k)
+    device = resolve_device(config.device)
+    with on_device(model.dlrm, device):
+        scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device)
+        return evaluate_ranking(scorer, catalogue, users, k=config.top_k)
 
 
 def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:

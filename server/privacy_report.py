@@ -85,7 +85,10 @@ def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, 
                              "or, in simulation without one, the run config mirrored)",
         },
         "mechanism": {
-            "name": "DP-SGD (Opacus), Poisson-subsampled Gaussian, ghost clipping",
+            "name": "DP-SGD, Poisson-subsampled Gaussian (Opacus's sampler and accountant); per-user clipping "
+                    "from one backward pass (embedding-aware); item tables of at least sparse-table-rows rows on "
+                    "plain SGD with deferred noise (same distribution as per-step noise)",
+            "sparse_table_rows": config.sparse_table_rows,
             "max_grad_norm": config.max_grad_norm,
             "target_epsilon": config.target_epsilon,
             "planned_rounds": config.num_server_rounds,

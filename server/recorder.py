@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 
 from flwr.app import MetricRecord, RecordDict
@@ -72,6 +73,8 @@ class RoundRecorder:
     partner_failures: dict[int, dict[str, str]] = field(default_factory=dict)  # round -> {partner: reason}
     _pending: dict = field(default_factory=dict)
     _round: int = 0
+    _traffic: dict = field(default_factory=dict)  # "sent" / "received" -> model bytes this round
+    _row_started: float = field(default_factory=time.monotonic)
 
     def _partner(self, name: str) -> PartnerState:
         return self.partners.setdefault(name, PartnerState(name))
@@ -169,9 +172,23 @@ class RoundRecorder:
               f"average: {reason}", flush=True)
 
     # -- per round ------------------------------------------------------
+    def count_traffic(self, messages, *, direction: str) -> None:
+        """Add the model bytes (every array record) of ``messages`` to this round's ``sent`` or ``received``."""
+        self._traffic[direction] = self._traffic.get(direction, 0) + sum(
+            len(array.data) for m in messages if m.has_content()
+            for record in m.content.array_records.values() for array in record.values())
+
     def finish_round(self, server_round: int, central: dict | None) -> dict:
-        """Store and print the row of ``server_round`` (0 = before training)."""
+        """Store and print the row of ``server_round`` (0 = before training).
+
+        The row holds its wall time (``seconds``, since the previous row or the
+        recorder's start) and the model bytes the server sent and received in
+        the round's messages (``bytes``).
+        """
         self._round = server_round
+        now = time.monotonic()
+        seconds, self._row_started = now - self._row_started, now
+        traffic, self._traffic = self._traffic, {}
         epsilons = [e for e in self.epsilon_by_partner.values() if e >= 0]
         row = {
             "round": server_round,
@@ -180,6 +197,8 @@ class RoundRecorder:
             "partners": self._pending.pop("partners", {}),
             "epsilon": dict(self.epsilon_by_partner),
             "epsilon_max": max(epsilons) if epsilons else None,
+            "seconds": seconds,
+            "bytes": {"sent": traffic.get("sent", 0), "received": traffic.get("received", 0)},
         }
         self.rows.append(row)
         self.run.append_metrics(row)

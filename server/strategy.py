@@ -65,6 +65,7 @@ class BudgetAwareStrategy(Strategy):
             raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
         self._started = time.monotonic()
         self._global_state = arrays.to_torch_state_dict()
+        self.recorder.count_traffic(messages, direction="sent")
         progress(f"round {server_round}: training at {len(messages)} partner(s) ...")
         return messages
 
@@ -103,6 +104,7 @@ class BudgetAwareStrategy(Strategy):
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
+        self.recorder.count_traffic(replies, direction="received")
         self._note_failures(server_round, replies)
         replies = self._reject_bad_updates(server_round, replies)
         trained = sum(not reply.has_error() for reply in replies)
@@ -118,8 +120,10 @@ class BudgetAwareStrategy(Strategy):
         return arrays, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid):
-        return self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
-                                if m.metadata.dst_node_id not in self.exhausted_nodes])
+        messages = self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
+                                    if m.metadata.dst_node_id not in self.exhausted_nodes])
+        self.recorder.count_traffic(messages, direction="sent")
+        return messages
 
     def aggregate_evaluate(self, server_round, replies):
         replies = list(replies)

@@ -8,8 +8,11 @@ from pathlib import Path
 from recmodel.cli.arguments import positive_int
 from recmodel.cli.output import write_atomically, write_parquet_atomically
 from recmodel.cli.output_paths import checked_output
+from recmodel.config import DEVICES
 
 FORCE_HELP = "replace existing outputs (atomically, once the new ones are complete)"
+
+DEVICE_HELP = "where the model runs: auto (a CUDA GPU when torch sees one, else the CPU; default), cpu or cuda"
 
 PAIRS_PER_BLOCK = 32_768  # users x items scored per forward pass (larger blocks thrash memory)
 
@@ -24,6 +27,7 @@ def register(commands) -> None:
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
     rec.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
+    rec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     rec.set_defaults(handler=run_recommend)
 
     prof = commands.add_parser("profile", help="user profiles, interests and segments with a run's profile model")
@@ -37,6 +41,7 @@ def register(commands) -> None:
     prof.add_argument("--seed", type=int, default=0, help="random seed of the segmentation (default: 0)")
     prof.add_argument("--force", action="store_true", help=FORCE_HELP)
     prof.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
+    prof.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     prof.set_defaults(handler=run_profile)
 
 
@@ -64,8 +69,11 @@ def run_recommend(args) -> int:
 
     from recmodel.data.examples import candidates_batch
     from recmodel.data.schema import DataError
+    from recmodel.device import on_device, resolve_device
+    from recmodel.model.shared_candidates import score_shared_candidates
     from recmodel.serving import load_for_serving
 
+    device = resolve_device(args.device)
     out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".csv",), force=args.force)
     users_filter = [u.strip() for u in args.users.split(",")] if args.users else None
     serving = load_for_serving(args.run, args.data, users=users_filter)
@@ -80,12 +88,13 @@ def run_recommend(args) -> int:
     items = np.arange(len(catalogue))
     names = _item_names(serving.events, catalogue.item_ids)  # the file's title / category columns, if any
     try:
-        with tmp.open("w") as handle, _progress(len(serving.selected), "scoring") as bar, torch.no_grad():
+        with (tmp.open("w") as handle, _progress(len(serving.selected), "scoring") as bar, torch.no_grad(),
+              on_device(serving.model.dlrm, device)):
             handle.write(",".join(["user_id", "item_id", *names.columns, "rank", "score"]) + "\n")
             for start in range(0, len(serving.selected), block):
                 rows = serving.selected[start:start + block]
                 batch = candidates_batch(catalogue, users, rows, items, serving.config.history_length, serving.profiles)
-                scores = serving.model.dlrm(batch).numpy().astype(np.float64)
+                scores = score_shared_candidates(serving.model.dlrm, batch.to(device)).cpu().numpy().astype(np.float64)
                 scores[:, ~serving.known_items] = -np.inf
                 if not args.keep_seen:
                     for i, u in enumerate(rows):
@@ -127,6 +136,7 @@ def run_profile(args) -> int:
 
     from recmodel.customer_value import category_shares, customer_value
     from recmodel.data.schema import DataError
+    from recmodel.device import on_device, resolve_device
     from recmodel.segment_descriptions import summarise_segments
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
@@ -145,10 +155,11 @@ def run_profile(args) -> int:
         raise DataError(f"{args.run}: this run trained no profile model (profiles=false)")
     import torch
 
-    with torch.no_grad():
-        _, logits, embedding = model.profile(torch.from_numpy(serving.summaries.features))
-        interest = torch.softmax(logits, dim=1).numpy()
-    embedding = embedding.numpy()
+    device = resolve_device(args.device)
+    with torch.no_grad(), on_device(model.profile, device):
+        _, logits, embedding = model.profile(torch.from_numpy(serving.summaries.features).to(device))
+        interest = torch.softmax(logits, dim=1).cpu().numpy()
+    embedding = embedding.cpu().numpy()
     names = _category_names(serving.catalogue, interest.shape[1])
     top = np.argsort(-interest, axis=1)[:, : args.top_categories]
     segments = kmeans(embedding, args.segments, seed=args.seed)

@@ -36,6 +36,10 @@ class RecBatch(NamedTuple):
     label_mask: torch.Tensor
     user_profile: torch.Tensor
 
+    def to(self, device) -> "RecBatch":
+        """Every field on ``device``."""
+        return RecBatch(*(t.to(device) for t in self))
+
     @property
     def size(self) -> int:
         return int(self.user_dense.shape[0])

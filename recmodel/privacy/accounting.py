@@ -8,6 +8,7 @@ RDP while ``PrivacyEngine`` defaults to PRV, a classic mismatch).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Iterable
 
@@ -46,11 +47,17 @@ def epsilon_of(history: Iterable[tuple[float, float, int]], *, delta: float, acc
         if int(n) > 0:
             key = (float(s), float(q))
             steps_by_mechanism[key] = steps_by_mechanism.get(key, 0) + int(n)
-    history = [(s, q, n) for (s, q), n in steps_by_mechanism.items()]
+    return _epsilon(tuple((s, q, n) for (s, q), n in steps_by_mechanism.items()), float(delta), accountant)
+
+
+@functools.lru_cache(maxsize=1024)
+def _epsilon(history: tuple[tuple[float, float, int], ...], delta: float, accountant: str) -> float:
+    """The accountant's epsilon for an aggregated history; a pure function, so remembered (a PRV call takes ~1 s,
+    and a round asks the same question in its budget check and in its ledger entry)."""
     if not history:
         return 0.0
     counter = make_accountant(accountant)
-    counter.history = history
+    counter.history = list(history)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(counter.get_epsilon(delta=delta))

@@ -114,25 +114,29 @@ class EmbeddingAwareDPSGD:
 
 def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, batch_size: int,
                              optimizer: torch.optim.Optimizer, criterion: nn.Module, compute_loss,
-                             noise_multiplier: float, max_grad_norm: float, generator: torch.Generator,
+                             noise_multiplier: float, max_grad_norm: float, sampling: torch.Generator,
+                             noise: torch.Generator, device: torch.device = torch.device("cpu"),
                              sparse_tables: tuple[nn.Embedding, ...] = (), sparse_learning_rate: float = 0.0,
                              after_step=None):
     """``epochs`` x (1 / q) Poisson-sampled steps; returns (steps, loss sum over non-empty steps, accountant history).
 
+    ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
+    ``device``, where ``model`` is) the Gaussian noise; both secret at a site.
     ``after_step()``, if given, runs after every step (FedProx's pull).
     """
     rate = sample_rate_for(len(examples), batch_size)
     trainer = EmbeddingAwareDPSGD(model, optimizer=optimizer, criterion=criterion, compute_loss=compute_loss,
                                   noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                                  expected_batch_size=int(len(examples) * rate), generator=generator,
+                                  expected_batch_size=int(len(examples) * rate), generator=noise,
                                   sparse_tables=sparse_tables, sparse_learning_rate=sparse_learning_rate)
     accountant = PRVAccountant()
-    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=rate, generator=generator)
+    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=rate, generator=sampling)
     steps, loss_sum = 0, 0.0
     try:
         for _ in range(epochs):
             for indices in sampler:
-                loss = trainer.step(fetch(examples, indices) if len(indices) else None)
+                batch = [t.to(device) for t in fetch(examples, indices)] if len(indices) else None
+                loss = trainer.step(batch)
                 accountant.step(noise_multiplier=noise_multiplier, sample_rate=rate)
                 loss_sum += 0.0 if loss != loss else loss
                 steps += 1

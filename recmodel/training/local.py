@@ -24,6 +24,7 @@ from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, Dataset
 
 from recmodel.data.examples import to_batch
+from recmodel.device import on_device, resolve_device
 from recmodel.model.loss import PerUserBCELoss
 from recmodel.privacy.mechanism_rng import secret_generator
 from recmodel.training.embedding_aware_dp_sgd import train_dp_embedding_aware
@@ -53,6 +54,7 @@ class TrainReport:
 
 
 MIN_STEPS_PER_EPOCH = 4
+DP_IMPLEMENTATIONS = ("embedding-aware", "opacus-ghost")
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -88,6 +90,7 @@ def train_locally(
     dp_implementation: str = "embedding-aware",
     sparse_table_rows: int = 0,
     sparse_learning_rate: float = 0.0,
+    device: str | torch.device = "cpu",
 ) -> TrainReport:
     """Train ``model`` in place; returns a ``TrainReport``.
 
@@ -99,6 +102,8 @@ def train_locally(
     embedding-aware only; 0 = none): embedding tables with at least this many
     rows train with plain SGD at ``sparse_learning_rate`` and deferred noise
     (not with FedProx, whose pull moves every row every step).
+    ``device``: where the steps run (``recmodel.device``); the model's
+    weights are back on the CPU when this returns.
     ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
     ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
     turns one collated batch of ``examples`` into the loss.
@@ -106,28 +111,39 @@ def train_locally(
     if len(examples) == 0:
         raise ValueError("no training examples: the partition holds no user with train interactions")
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
-    model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
-    anchor = [p.detach().clone() for p in trainable]
-    optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
-    criterion = criterion if criterion is not None else PerUserBCELoss()
-    engine = None
-    if dp is not None and dp_implementation == "embedding-aware":
-        sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
-        mechanism = secret_generator()
+    if dp is not None and dp_implementation not in DP_IMPLEMENTATIONS:
+        raise ValueError(f"dp_implementation = {dp_implementation!r} is unknown; "
+                         f"allowed: {', '.join(DP_IMPLEMENTATIONS)}")
+    device = resolve_device(device)
+    with on_device(model, device):
+        model.train()
+        trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
+        anchor = [p.detach().clone() for p in trainable]
         pull = (lambda: _proximal_pull(trainable, anchor, learning_rate * proximal_mu)) if proximal_mu > 0 else None
+        optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
+        criterion = criterion if criterion is not None else PerUserBCELoss()
+        if dp is None or dp_implementation == "opacus-ghost":
+            return _train_with_loader(model, examples, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                                      criterion=criterion, compute_loss=compute_loss, dp=dp,
+                                      max_grad_norm=max_grad_norm, after_step=pull, device=device)
+        sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
         steps, loss_sum, history = train_dp_embedding_aware(
             model, examples, epochs=epochs, batch_size=batch_size, optimizer=optimizer, criterion=criterion,
             compute_loss=compute_loss, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
-            generator=mechanism, sparse_tables=sparse, sparse_learning_rate=sparse_learning_rate, after_step=pull)
+            sampling=secret_generator(), noise=secret_generator(device), device=device, sparse_tables=sparse,
+            sparse_learning_rate=sparse_learning_rate, after_step=pull)
         return TrainReport(steps, len(examples), loss_sum / max(steps, 1), history[0][1], history)
-    if dp is not None and dp_implementation != "opacus-ghost":
-        raise ValueError(f"dp_implementation = {dp_implementation!r} is unknown; allowed: embedding-aware, opacus-ghost")
+
+
+def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criterion, compute_loss, dp,
+                       max_grad_norm, after_step, device) -> TrainReport:
+    """Plain training (each batch's mean gradient clipped to ``max_grad_norm``) or Opacus's stock ghost DP-SGD."""
+    engine = None
     if dp is None:
         loader = DataLoader(examples, batch_size=batch_size, shuffle=True)
     else:
-        mechanism = secret_generator()  # Poisson masks (the loader's sampler) and Gaussian noise
-        loader = DataLoader(examples, batch_size=batch_size, generator=mechanism)
+        # Poisson masks (the loader's sampler, on the CPU) and Gaussian noise (where the gradients are)
+        loader = DataLoader(examples, batch_size=batch_size, generator=secret_generator())
         engine = _privacy_engine()
         model, optimizer, criterion, loader = engine.make_private(
             module=model,
@@ -138,7 +154,7 @@ def train_locally(
             max_grad_norm=dp.max_grad_norm,
             poisson_sampling=True,
             grad_sample_mode="ghost",
-            noise_generator=mechanism,
+            noise_generator=secret_generator(device),
         )
     params = [p for p in model.parameters() if p.requires_grad]
     steps, loss_sum = 0, 0.0
@@ -148,15 +164,15 @@ def train_locally(
             if tensors[0].shape[0] == 0:
                 _noise_only_step(optimizer, params)
             else:
-                loss = compute_loss(model, criterion, [t.contiguous() for t in tensors])
+                loss = compute_loss(model, criterion, [t.to(device).contiguous() for t in tensors])
                 loss.backward()
                 if engine is None and max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
                 optimizer.step()
                 loss_sum += float(loss.item())
             steps += 1
-            if proximal_mu > 0:
-                _proximal_pull(params, anchor, learning_rate * proximal_mu)
+            if after_step is not None:
+                after_step()
     if engine is not None:
         model._close()  # remove Opacus hooks: the caller's module is plain again
     history = list(engine.accountant.history) if engine is not None else []

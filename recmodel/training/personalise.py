@@ -56,7 +56,7 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
                                    learning_rate=config.learning_rate, momentum=config.momentum, dp=dp,
                                    criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm,
                                    optimizer=config.optimizer, sparse_table_rows=config.sparse_table_rows,
-                                   sparse_learning_rate=config.sparse_learning_rate)
+                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device)
         finally:
             for p in frozen:
                 p.requires_grad_(True)

@@ -108,7 +108,7 @@ def run_private_round(
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
                                    max_grad_norm=config.max_grad_norm, optimizer=task.optimizer,
                                    sparse_table_rows=config.sparse_table_rows,
-                                   sparse_learning_rate=config.sparse_learning_rate)
+                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,
