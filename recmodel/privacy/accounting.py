@@ -84,7 +84,14 @@ def calibrate_shared_noise_multiplier(
     ``ValueError`` with the reason when no noise multiplier up to
     ``MAX_NOISE_MULTIPLIER`` reaches the target, or when ``fixed`` alone spends it.
     """
-    fixed = list(fixed or [])
+    return _calibrated(tuple((float(q), int(n)) for q, n in releases), float(target_epsilon), float(delta), accountant,
+                       tuple((float(s), float(q), int(n)) for s, q, n in (fixed or [])))
+
+
+@functools.lru_cache(maxsize=256)
+def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant: str, fixed: tuple) -> float:
+    """``calibrate_shared_noise_multiplier``, remembered: sites of one simulation process often plan alike."""
+    fixed = list(fixed)
     tolerance = min(CALIBRATION_TOLERANCE, 0.1 * target_epsilon)
     floor = epsilon_of(fixed, delta=delta, accountant=accountant)
     if fixed and floor >= target_epsilon - tolerance:

@@ -52,6 +52,11 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert "cat@5" in output
     assert rows[1]["epsilon_max"] < rows[2]["epsilon_max"] <= 8.0
+    model_bytes = (run_dir / "model.pt").stat().st_size
+    for row in rows[1:]:  # each round sends the model to 2 partners (train, evaluate) and gets 2 updates back
+        assert row["seconds"] > 0
+        assert 4 * 0.9 * model_bytes < row["bytes"]["sent"] < 4 * 1.1 * model_bytes
+        assert 2 * 0.9 * model_bytes < row["bytes"]["received"] < 2 * 1.1 * model_bytes
     for partner in ("partner-0", "partner-1"):
         entries = [json.loads(l) for l in (run_dir / "partners" / partner / "ledger.jsonl").read_text().splitlines()]
         assert [(e["round"], e["model"]) for e in entries] == [(0, "popularity"),
