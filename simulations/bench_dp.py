@@ -1,7 +1,7 @@
 """DP cost benchmark: the same DLRM trained three ways, side by side in one invocation.
 
     python -m simulations.bench_dp [--rows 10000 100000 1000000 5000000] [--batch-size 256 4096]
-                                   [--steps 6] [--device auto|cpu|cuda] [--json]
+                                   [--steps N] [--device auto|cpu|cuda] [--json]
 
 For each (item rows, batch) the benchmark trains the default-architecture
 DLRM (dim 32, 3 user attributes) on random user batches (B users x L = 40
@@ -18,8 +18,11 @@ candidates, H = 20 history items) and reports users/s of:
 
 Ratios dp / fastest and opacus / fastest, and each path's peak memory: on CPU
 the peak resident set of a fresh child process per measurement; on CUDA the
-peak allocated device memory. A timed run is ``--steps`` steps after two
-warm-up steps. ``--json`` prints one JSON object per configuration.
+peak allocated device memory. A timed run is one call of local training
+(for DP: the steps, then the deferred noise settled on every row, as before a
+release) of ``--steps`` steps, by default enough for 16,384 users (64 steps
+at batch 256, 6 at 4096), after two warm-up steps. ``--json`` prints one JSON
+object per configuration.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from recmodel.training.local import DPSettings, recommendation_loss, train_local
 from simulations.defaults import default_run_config
 
 WARMUP_STEPS = 2
+USERS_PER_RUN = 16_384  # default timed users per configuration: a round of a large partner
 PATHS = ("dp", "opacus", "fastest-sparse", "fastest-dense")
 
 
@@ -160,18 +164,19 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 5_000_000])
     parser.add_argument("--batch-size", type=int, nargs="+", default=[256, 4096])
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, help="timed steps (default: max(6, 16384 / batch))")
     parser.add_argument("--device", default="cpu", help="auto (a GPU when there is one), cpu or cuda")
     parser.add_argument("--json", action="store_true", help="one JSON object per configuration on stdout")
     args = parser.parse_args(argv)
     device = str(resolve_device(args.device))
     if not args.json:
-        print(f"DLRM training throughput on {device}, {args.steps} timed steps, torch threads {torch.get_num_threads()}")
+        print(f"DLRM training throughput on {device}, torch threads {torch.get_num_threads()}")
         print(HEADER)
         print("-" * len(HEADER))
     for rows in args.rows:
         for batch in args.batch_size:
-            record = configuration(rows, batch, args.steps, device)
+            steps = args.steps or max(6, USERS_PER_RUN // batch)
+            record = configuration(rows, batch, steps, device)
             print(json.dumps(record) if args.json else table_row(record), flush=True)
 
 

@@ -16,7 +16,9 @@ sampled twice a second. ``--json`` prints one JSON object per partner count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -64,7 +66,7 @@ def measure(partners: int, *, users: int, rounds: int, work_dir: Path) -> dict:
     """Run the default app with ``partners`` partners; per-round seconds and bytes, peak MiB, status."""
     point = Point(f"partners-{partners}", {"synthetic-users": users, "num-server-rounds": rounds}, partners)
     point_dir = (work_dir / point.name).resolve()
-    with PeakMemory(point_dir / "flwr-home") as memory:
+    with PeakMemory(point_dir / "flwr-home") as memory, contextlib.redirect_stdout(sys.stderr):  # progress lines
         table = run_sweep([point], point_dir / "result.csv", base={}, work_dir=point_dir)
     status = table.iloc[0]["status"] if len(table) else "failed"
     rows = [json.loads(line) for line in (point_dir / "runs" / point.name / "metrics.jsonl").read_text().splitlines()

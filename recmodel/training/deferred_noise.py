@@ -46,9 +46,11 @@ class DeferredNoise:
             self.table.weight[rows] += noise * (self.std_per_step * owed.to(noise.dtype).sqrt()).unsqueeze(1)
         self.noised_through[rows] = self.steps
 
-    def settle_all(self) -> None:
-        """Apply all owed noise (before the table is read outside training or released)."""
-        self.settle(torch.arange(self.table.num_embeddings, device=self.table.weight.device))
+    def settle_all(self, rows_per_block: int = 65_536) -> None:
+        """Apply all owed noise (before the table is read outside training or released), a block at a time."""
+        for start in range(0, self.table.num_embeddings, rows_per_block):
+            end = min(start + rows_per_block, self.table.num_embeddings)
+            self.settle(torch.arange(start, end, device=self.table.weight.device))
 
     def settle_before_reads(self):
         """A forward pre-hook for the table: settle the rows a forward pass is about to read."""

@@ -118,8 +118,10 @@ def train_locally(
     with on_device(model, device):
         model.train()
         trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers (personalisation) stay put
-        anchor = [p.detach().clone() for p in trainable]
-        pull = (lambda: _proximal_pull(trainable, anchor, learning_rate * proximal_mu)) if proximal_mu > 0 else None
+        pull = None
+        if proximal_mu > 0:  # FedProx: pull toward the global weights (a copy of every trainable parameter)
+            anchor = [p.detach().clone() for p in trainable]
+            pull = lambda: _proximal_pull(trainable, anchor, learning_rate * proximal_mu)  # noqa: E731
         optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
         criterion = criterion if criterion is not None else PerUserBCELoss()
         if dp is None or dp_implementation == "opacus-ghost":
