@@ -73,17 +73,27 @@ def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: i
 
     Returns ``{"ndcg@k": float, "hr@k": float, "users": int}``.
     """
-    ranks = target_ranks_of(scorer, catalogue, users, target=target)
+    return ranking_metrics(target_ranks_of(scorer, catalogue, users, target=target), k)
+
+
+def ranking_metrics(ranks: np.ndarray, k: int) -> dict:
+    """``{"ndcg@k", "hr@k", "users"}`` of 0-based target ranks [U]."""
     return {f"ndcg@{k}": ndcg_at_k(ranks, k), f"hr@{k}": hit_rate_at_k(ranks, k), "users": int(len(ranks))}
+
+
+def model_ranks(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
+                profiles: np.ndarray | None) -> np.ndarray:
+    """0-based rank [U] of each user's test item under the bundle's DLRM, scored on ``config.device``."""
+    device = resolve_device(config.device)
+    with on_device(model.dlrm, device):
+        scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device)
+        return target_ranks_of(scorer, catalogue, users)
 
 
 def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
                     profiles: np.ndarray | None) -> dict:
     """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings."""
-    device = resolve_device(config.device)
-    with on_device(model.dlrm, device):
-        scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device)
-        return evaluate_ranking(scorer, catalogue, users, k=config.top_k)
+    return ranking_metrics(model_ranks(model, catalogue, users, config, profiles), config.top_k)
 
 
 def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:

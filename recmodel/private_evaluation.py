@@ -17,8 +17,7 @@ import numpy as np
 
 from recmodel.config import RunConfig
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.device import on_device, resolve_device
-from recmodel.evaluation import model_scorer, target_ranks_of
+from recmodel.evaluation import model_ranks
 from recmodel.metrics.ranking import hits, ndcg_gains
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.privacy.budget import check_budget
@@ -39,10 +38,7 @@ def per_user_ranking(model: Recommender, catalogue: Catalogue, users: Users, con
     """{"ndcg": [U], "hr": [U]} of the bundle's DLRM at top-k, each in [0, 1]."""
     if profiles is None:
         profiles = site_profiles(model, catalogue, users, config)
-    device = resolve_device(config.device)
-    with on_device(model.dlrm, device):
-        ranks = target_ranks_of(model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device),
-                                catalogue, users)
+    ranks = model_ranks(model, catalogue, users, config, profiles)
     return {"ndcg": ndcg_gains(ranks, config.top_k), "hr": hits(ranks, config.top_k)}
 
 
