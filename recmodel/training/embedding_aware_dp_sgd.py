@@ -33,11 +33,6 @@ from recmodel.training.deferred_noise import DeferredNoise
 from recmodel.training.per_user_gradients import PerUserGradientTape, SparseGradient
 
 
-def sample_rate_for(examples: int, batch_size: int) -> float:
-    """Opacus's rate for a loader of ``batch_size``: 1 / steps per epoch."""
-    return 1.0 / -(-examples // batch_size)
-
-
 def fetch(dataset: Dataset, indices: list[int]):
     """The examples ``indices`` as one collated tuple of tensors (sliced directly from a ``TensorDataset``)."""
     if hasattr(dataset, "tensors"):
@@ -112,32 +107,31 @@ class EmbeddingAwareDPSGD:
         self._hooks = []
 
 
-def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, batch_size: int,
+def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, sample_rate: float,
                              optimizer: torch.optim.Optimizer, criterion: nn.Module, compute_loss,
                              noise_multiplier: float, max_grad_norm: float, sampling: torch.Generator,
                              noise: torch.Generator, device: torch.device = torch.device("cpu"),
                              sparse_tables: tuple[nn.Embedding, ...] = (), sparse_learning_rate: float = 0.0,
                              after_step=None):
-    """``epochs`` x (1 / q) Poisson-sampled steps; returns (steps, loss sum over non-empty steps, accountant history).
+    """``epochs`` x (1 / q) Poisson-sampled steps at rate q = ``sample_rate`` (Opacus's: 1 / steps per epoch).
 
-    ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
+    Returns (steps, loss sum over non-empty steps, accountant history). ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
     ``device``, where ``model`` is) the Gaussian noise; both secret at a site.
     ``after_step()``, if given, runs after every step (FedProx's pull).
     """
-    rate = sample_rate_for(len(examples), batch_size)
     trainer = EmbeddingAwareDPSGD(model, optimizer=optimizer, criterion=criterion, compute_loss=compute_loss,
                                   noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                                  expected_batch_size=int(len(examples) * rate), generator=noise,
+                                  expected_batch_size=int(len(examples) * sample_rate), generator=noise,
                                   sparse_tables=sparse_tables, sparse_learning_rate=sparse_learning_rate)
     accountant = PRVAccountant()
-    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=rate, generator=sampling)
+    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=sample_rate, generator=sampling)
     steps, loss_sum = 0, 0.0
     try:
         for _ in range(epochs):
             for indices in sampler:
                 batch = [t.to(device) for t in fetch(examples, indices)] if len(indices) else None
                 loss = trainer.step(batch)
-                accountant.step(noise_multiplier=noise_multiplier, sample_rate=rate)
+                accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate)
                 loss_sum += 0.0 if loss != loss else loss
                 steps += 1
                 if after_step is not None:

@@ -6,10 +6,11 @@ on the summed gradient; the optimizer (SGD or Adam) then steps on that noised
 gradient, which is post-processing of the released sum. Two implementations
 of that one mechanism: ``embedding-aware`` (default; ``embedding_aware_dp_sgd``:
 one backward pass, large item tables on plain SGD with deferred noise) and
-``opacus-ghost`` (Opacus's stock ghost clipping, kept as the reference). The Poisson masks and the noise come from a generator seeded at the
-site from the OS's secure source (``recmodel.privacy.mechanism_rng``), never
-from the run config's seed. An empty Poisson batch still takes a noise-only step, so every step
-the accountant counts really released noise. FedProx's proximal term is
+``opacus-ghost`` (Opacus's stock ghost clipping, kept as the reference).
+The Poisson masks and the noise come from a generator seeded at the site
+from the OS's secure source (``recmodel.privacy.mechanism_rng``), never from
+the run config's seed. An empty Poisson batch still takes a noise-only step,
+so every step the accountant counts really released noise. FedProx's proximal term is
 applied after each step as a data-independent pull toward the global weights
 (post-processing: no privacy cost).
 """
@@ -130,7 +131,8 @@ def train_locally(
                                       max_grad_norm=max_grad_norm, after_step=pull, device=device)
         sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
         steps, loss_sum, history = train_dp_embedding_aware(
-            model, examples, epochs=epochs, batch_size=batch_size, optimizer=optimizer, criterion=criterion,
+            model, examples, epochs=epochs, sample_rate=1.0 / steps_per_epoch(len(examples), batch_size),
+            optimizer=optimizer, criterion=criterion,
             compute_loss=compute_loss, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
             sampling=secret_generator(), noise=secret_generator(device), device=device, sparse_tables=sparse,
             sparse_learning_rate=sparse_learning_rate, after_step=pull)
