@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from recmodel.data.negative_sampling import NEGATIVE_SAMPLING
+
 STRATEGIES = ("fedavg", "fedprox", "fedadam")
 PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
@@ -60,6 +62,7 @@ class RunConfig:
     history_length: int
     positives_per_user: int
     negatives_per_positive: int
+    negative_sampling: str
     loss: str
     popularity_prior: bool
     popularity_noise_multiplier: float
@@ -200,6 +203,7 @@ class RunConfig:
         _one_of(self, "privacy_unit", PRIVACY_UNITS)
         _one_of(self, "accountant", ACCOUNTANTS)
         _one_of(self, "loss", LOSSES)
+        _one_of(self, "negative_sampling", NEGATIVE_SAMPLING)
         if self.popularity_prior and self.privacy_unit != "user":
             raise ConfigError("popularity-prior = true needs privacy-unit 'user' (one user's item counts are one "
                               f"unit vector); got '{self.privacy_unit}': set popularity-prior=false")

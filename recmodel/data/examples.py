@@ -4,9 +4,12 @@ Training mirrors the leave-last-out test (the last H items predict the next
 one): one example per user (privacy unit ``user``) cuts the user's train
 sequence at a random point t; the history is the H items before t and the
 positives are the next P items (t .. t+P-1, fewer when the sequence ends
-sooner: the missing slots are masked out), plus ``negatives`` random
-catalogue items per positive slot. With privacy unit ``event`` one example is
-one train interaction (P = 1) with the items before it as history.
+sooner: the missing slots are masked out), plus ``negatives`` catalogue
+items per positive slot drawn by the example's ``NegativeSampler``
+(``recmodel.data.negative_sampling``). With privacy unit ``event`` one
+example is one train interaction (P = 1) with the items before it as history.
+An example is the ``RecBatch`` fields followed by the candidates' sampled-softmax
+logit offsets [L] (0 for positives; ``training_batch`` splits them off).
 
 Evaluation: ``user_side``/``candidates_batch`` build [B, L] batches where the
 history is the user's last H train items.
@@ -19,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.data.negative_sampling import NegativeSampler
 from recmodel.model.batch import RecBatch
 
 
@@ -37,7 +41,10 @@ def padded_history(catalogue: Catalogue, items: np.ndarray, length: int):
 
 
 class TrainingExamples(Dataset):
-    """Map-style dataset; item i is a tuple of tensors in ``RecBatch`` field order."""
+    """Map-style dataset; item i is a tuple of tensors in ``RecBatch`` field order, then the logit offsets [L].
+
+    ``sampler``: how negatives are drawn (None: uniformly over the catalogue).
+    """
 
     def __init__(
         self,
@@ -50,8 +57,10 @@ class TrainingExamples(Dataset):
         privacy_unit: str = "user",
         seed: int = 0,
         profiles: np.ndarray | None = None,
+        sampler: NegativeSampler | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.sampler = sampler if sampler is not None else NegativeSampler.uniform(len(catalogue))
         self.users = users
         self.attach_profiles(profiles)
         self.history_length = history_length
@@ -84,7 +93,8 @@ class TrainingExamples(Dataset):
         history = padded_history(self.catalogue, items[:cut], self.history_length)
         slots = np.zeros(self.positives, dtype=np.int64)  # positive slots; the unfilled ones are masked out
         slots[:len(chosen)] = items[chosen]
-        negatives = self.rng.integers(0, len(self.catalogue), size=self.positives * self.negatives)
+        negatives = self.sampler.draw(self.rng, self.positives * self.negatives)
+        offsets = np.concatenate([np.zeros(self.positives, np.float32), self.sampler.logit_offsets(negatives)])
         candidates = np.concatenate([slots, negatives])
         labels = np.concatenate([np.ones(len(chosen)), np.zeros(len(candidates) - len(chosen))]).astype(np.float32)
         label_mask = np.ones(len(candidates), dtype=np.float32)
@@ -101,6 +111,7 @@ class TrainingExamples(Dataset):
                 labels,
                 label_mask,
                 self.profiles[user],
+                offsets,
             )
         )
 
@@ -108,6 +119,12 @@ class TrainingExamples(Dataset):
 def to_batch(tensors) -> RecBatch:
     """A collated list of tensors (DataLoader output) as a contiguous ``RecBatch``."""
     return RecBatch(*(t.contiguous() for t in tensors))
+
+
+def training_batch(tensors) -> tuple[RecBatch, torch.Tensor]:
+    """Collated ``TrainingExamples`` tensors -> (``RecBatch``, logit offsets [B, L])."""
+    fields = len(RecBatch._fields)
+    return to_batch(tensors[:fields]), tensors[fields].contiguous()
 
 
 def candidates_batch(catalogue: Catalogue, users: Users, rows: np.ndarray, candidates: np.ndarray, history_length: int,

@@ -24,7 +24,7 @@ import torch
 from opacus import PrivacyEngine
 from torch.utils.data import DataLoader, Dataset
 
-from recmodel.data.examples import to_batch
+from recmodel.data.examples import training_batch
 from recmodel.device import on_device, resolve_device
 from recmodel.model.loss import PerUserBCELoss
 from recmodel.privacy.mechanism_rng import secret_generator
@@ -32,9 +32,12 @@ from recmodel.training.embedding_aware_dp_sgd import train_dp_embedding_aware
 
 
 def recommendation_loss(model, criterion, tensors):
-    """DLRM examples (``TrainingExamples`` tensors) -> per-user BCE (a DP loss under Opacus)."""
-    batch = to_batch(tensors)
-    return criterion(model(batch), batch.labels, batch.label_mask)
+    """DLRM examples (``TrainingExamples`` tensors) -> per-user loss (a DP loss under Opacus).
+
+    The logits get the examples' sampled-softmax offsets (``recmodel.data.negative_sampling``).
+    """
+    batch, offsets = training_batch(tensors)
+    return criterion(model(batch) + offsets, batch.labels, batch.label_mask)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     """
     profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
     before = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
-    examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + 99_999)
+    examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + 99_999,
+                                      item_prior=recommender.dlrm.item_prior.numpy())
     examples.attach_profiles(profiles)
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():

@@ -81,7 +81,8 @@ def run_private_round(
                                profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
                                                          attribute_buckets=config.attribute_buckets),
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
-    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round)
+    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round,
+                                           item_prior=recommender.dlrm.item_prior.numpy())
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
                            config.momentum, recommendation_criterion(config.loss), recommendation_loss,
                            config.optimizer))

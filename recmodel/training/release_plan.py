@@ -21,6 +21,7 @@ import numpy as np
 from recmodel.config import RunConfig
 from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.data.negative_sampling import negative_sampler
 from recmodel.data.profile_examples import profile_example_count
 from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
 from recmodel.privacy.budget import PlannedRelease
@@ -32,12 +33,18 @@ EVALUATION = "evaluation"
 POPULARITY = "popularity"
 
 
-def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int) -> TrainingExamples:
-    """The site's DLRM examples under the run's privacy unit (profiles attached later, once trained)."""
+def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int,
+                           item_prior: np.ndarray | None = None) -> TrainingExamples:
+    """The site's DLRM examples under the run's privacy unit (profiles attached later, once trained).
+
+    ``item_prior``: the global DLRM's ``item_prior`` [item_buckets] (log1p of the released item counts), which
+    ``negative-sampling = "popularity"`` draws negatives from (None: uniform).
+    """
+    sampler = negative_sampler(config.negative_sampling, item_prior=item_prior, item_rows=catalogue.item_rows)
     return TrainingExamples(catalogue, users, history_length=config.history_length,
                             positives_per_user=config.positives_per_user,
                             negatives_per_positive=config.negatives_per_positive,
-                            privacy_unit=config.privacy_unit, seed=seed)
+                            privacy_unit=config.privacy_unit, seed=seed, sampler=sampler)
 
 
 def dlrm_example_count(users: Users, privacy_unit: str) -> int:

@@ -3,13 +3,14 @@
 import numpy as np
 
 from recmodel.data.examples import TrainingExamples
+from recmodel.data.negative_sampling import NegativeSampler
 from recmodel.data.interactions import split_leave_last_out, with_trained_rows
 from recmodel.data.synthetic import SyntheticSpec, generate_events
 
 
 def _fields(example):
     names = ("user_dense", "attributes", "history_items", "history_categories", "history_mask", "candidate_items",
-             "candidate_categories", "candidate_dense", "labels", "label_mask", "profile")
+             "candidate_categories", "candidate_dense", "labels", "label_mask", "profile", "offsets")
     return dict(zip(names, example))
 
 
@@ -31,6 +32,24 @@ def test_user_examples_take_the_history_before_a_cut_and_the_next_items_as_posit
         assert example["labels"][:filled].eq(1).all() and example["labels"][3:].eq(0).all()
         assert example["label_mask"][:filled].eq(1).all() and example["label_mask"][filled:3].eq(0).all()
         assert len(example["candidate_items"]) == 3 + 3 * 2
+        assert example["offsets"][:3].eq(0).all()  # uniform negatives: each offset is -log(K / N)
+        np.testing.assert_allclose(example["offsets"][3:].numpy(), np.log(len(tiny_data.catalogue) / 6), rtol=1e-5)
+
+
+def test_popularity_negatives_come_from_the_item_prior_with_their_offsets(tiny_data):
+    catalogue = tiny_data.catalogue
+    prior = np.zeros(catalogue.item_buckets, np.float32)
+    favourite = 5
+    prior[catalogue.item_rows[favourite]] = np.log1p(1e6)  # one item carries almost all of the prior
+    sampler = NegativeSampler.from_item_prior(prior, catalogue.item_rows)
+    examples = TrainingExamples(catalogue, tiny_data.site_users(0), history_length=5, positives_per_user=2,
+                                negatives_per_positive=10, seed=1, sampler=sampler)
+    example = _fields(examples[0])
+    negatives = example["candidate_items"][2:].numpy()
+    assert (negatives == catalogue.item_rows[favourite]).mean() > 0.9
+    expected = -np.log(20 * sampler.probabilities[favourite])
+    np.testing.assert_allclose(example["offsets"][2:][negatives == catalogue.item_rows[favourite]].numpy(),
+                               expected, rtol=1e-5)
 
 
 def test_event_examples_predict_each_interaction_from_the_ones_before(tiny_data, tiny_config):
