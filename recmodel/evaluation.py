@@ -19,6 +19,7 @@ from recmodel.profile_evaluation import evaluate_profiles
 
 PAIRS_PER_FORWARD = 32_768  # users x items scored in one forward pass
 
+VALIDATION_KEY = "valid-ndcg@{k}"  # NDCG@k of the validation items: what model selection reads, never the test
 Scorer = Callable[[np.ndarray], np.ndarray]  # user rows [B] -> scores [B, N]
 
 
@@ -55,17 +56,24 @@ def popularity_scorer(popularity: np.ndarray) -> Scorer:
 
 def target_ranks_of(scorer: Scorer, catalogue: Catalogue, users: Users, *, target: str = "test") -> np.ndarray:
     """0-based rank [U] of each user's held-out item among all items but the user's train items."""
-    targets = users.test_item if target == "test" else users.valid_item
+    return target_ranks_by(scorer, catalogue, users, targets=(target,))[target]
+
+
+def target_ranks_by(scorer: Scorer, catalogue: Catalogue, users: Users, *,
+                    targets: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """{target: 0-based rank [U]} for ``"test"`` and/or ``"valid"`` items, from one scoring pass over the users."""
+    held_out = {"test": users.test_item, "valid": users.valid_item}
     users_per_block = max(1, PAIRS_PER_FORWARD // max(1, len(catalogue)))
-    ranks = []
+    ranks = {target: [] for target in targets}
     for start in range(0, len(users), users_per_block):
         rows = np.arange(start, min(len(users), start + users_per_block))
         scores = scorer(rows)
         excluded = np.zeros(scores.shape, dtype=bool)
         for i, u in enumerate(rows):
             excluded[i, users.train_items_of(u)] = True
-        ranks.append(target_ranks(scores, targets[rows], excluded))
-    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+        for target in targets:
+            ranks[target].append(target_ranks(scores, held_out[target][rows], excluded))
+    return {target: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64) for target, parts in ranks.items()}
 
 
 def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: int, target: str = "test") -> dict:
@@ -82,23 +90,33 @@ def ranking_metrics(ranks: np.ndarray, k: int) -> dict:
 
 
 def model_ranks(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
-                profiles: np.ndarray | None) -> np.ndarray:
-    """0-based rank [U] of each user's test item under the bundle's DLRM, scored on ``config.device``."""
+                profiles: np.ndarray | None, targets: tuple[str, ...] = ("test",)) -> dict[str, np.ndarray]:
+    """{target: 0-based rank [U]} of each user's ``targets`` items under the bundle's DLRM, on ``config.device``."""
     device = resolve_device(config.device)
     with on_device(model.dlrm, device):
         scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device)
-        return target_ranks_of(scorer, catalogue, users)
+        return target_ranks_by(scorer, catalogue, users, targets=targets)
 
 
 def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
-                    profiles: np.ndarray | None) -> dict:
-    """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings."""
-    return ranking_metrics(model_ranks(model, catalogue, users, config, profiles), config.top_k)
+                    profiles: np.ndarray | None, *, validation: bool = False) -> dict:
+    """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings.
+
+    ``validation``: also ``valid-ndcg@k``, NDCG@k of the validation items (each user's second-to-last item),
+    from the same scores.
+    """
+    k = config.top_k
+    ranks = model_ranks(model, catalogue, users, config, profiles, ("test", "valid") if validation else ("test",))
+    result = ranking_metrics(ranks["test"], k)
+    if validation:
+        result[VALIDATION_KEY.format(k=k)] = ranking_metrics(ranks["valid"], k)[f"ndcg@{k}"]
+    return result
 
 
 def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
-    """Ranking metrics plus, when the bundle has a profile model, its held-out-user metrics."""
-    result = ranking_quality(model, catalogue, users, config, site_profiles(model, catalogue, users, config))
+    """Ranking metrics (with ``valid-ndcg@k``) plus, when the bundle has a profile model, its held-out-user metrics."""
+    result = ranking_quality(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
+                             validation=True)
     if model.profile is not None:
         result.update(evaluate_profiles(model.profile, catalogue, users, category_buckets=config.category_buckets,
                                         attribute_buckets=config.attribute_buckets))

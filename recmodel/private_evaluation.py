@@ -38,7 +38,7 @@ def per_user_ranking(model: Recommender, catalogue: Catalogue, users: Users, con
     """{"ndcg": [U], "hr": [U]} of the bundle's DLRM at top-k, each in [0, 1]."""
     if profiles is None:
         profiles = site_profiles(model, catalogue, users, config)
-    ranks = model_ranks(model, catalogue, users, config, profiles)
+    ranks = model_ranks(model, catalogue, users, config, profiles)["test"]
     return {"ndcg": ndcg_gains(ranks, config.top_k), "hr": hits(ranks, config.top_k)}
 
 

@@ -14,8 +14,9 @@ from recmodel.config import ConfigError, RunConfig
 from recmodel.data.federated import (FederatedData, check_sites_can_train, declared_model_spec, load_federated_data,
                                      model_spec_for)
 from recmodel.data.schema import DataError
-from recmodel.evaluation import evaluate_bundle, evaluate_ranking, popularity_scorer
+from recmodel.evaluation import VALIDATION_KEY, evaluate_bundle, evaluate_ranking, popularity_scorer
 from recmodel.model.bundle import BundleSpec, Recommender
+from recmodel.model.model_file import save_model
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
 from recmodel.training.reference_baselines import reference_baselines
 from server.checkpoint import (Checkpoint, check_resumable, load_checkpoint, recorder_state, restore_recorder,
@@ -23,6 +24,7 @@ from server.checkpoint import (Checkpoint, check_resumable, load_checkpoint, rec
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.html_report import write_html_report
+from server.model_selection import is_new_best, selected_folder, selection_summary
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.preflight import run_preflight
@@ -135,6 +137,9 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
         if config.central_evaluation:
             model.load_state_dict(arrays.to_torch_state_dict())
             central = evaluate_bundle(model, data.catalogue, data.users, config)
+            if is_new_best(recorder.rows, central, k):  # kept on disk: the selection survives resume-from
+                save_model(selected_folder(run.path, server_round), model.state_dict(), spec, config.to_mapping(),
+                           list(map(str, data.catalogue.item_ids)))
         recorder.finish_round(server_round, central)
         if config.dp or config.central_dp:
             write_privacy_report(run.path, build_report(config, recorder, finished=False,
@@ -270,12 +275,18 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
             "central_dp": central_dp_section(config, central_spent),
         },
         "rounds": config.num_server_rounds,
+        "selected": selection_summary(run.path, recorder.rows, k),
         "personalisation": personalisation,
         "preflight": None if preflight is None else {
             "noise_to_signal": preflight["noise_to_signal"], "warning_above": NOISE_TO_SIGNAL_WARNING,
             "failures": preflight["failures"]},
     }
     run.write_json("summary.json", summary)
+    if summary["selected"] is not None:
+        chosen = summary["selected"]
+        print(f"selected model (best {VALIDATION_KEY.format(k=k)}): round {chosen['round']}, "
+              f"{VALIDATION_KEY.format(k=k)}={chosen[VALIDATION_KEY.format(k=k)]:.4f}, test NDCG@{k}="
+              f"{chosen[f'ndcg@{k}']:.4f}; weights in {run.path / chosen['model']}", flush=True)
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baselines=baselines, target=run.path / "ndcg_epsilon.png")
     privacy = None
     if config.dp or config.central_dp:

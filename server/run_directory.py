@@ -4,6 +4,8 @@ config.json        resolved run config (+ data facts)
 metrics.jsonl      one JSON object per round (round 0 = initial model)
 model.pt           final global weights (weights only: loaded with torch.load(weights_only=True))
 model.json         model spec and run config to rebuild the models
+selected/round-R/  simulation: model.pt + model.json of the round with the best validation NDCG
+                   (server.model_selection)
 summary.json       final metrics, baselines, privacy
 ndcg_epsilon.png   NDCG@K over rounds against the baselines, and max epsilon
 report.html        one self-contained page: quality vs baselines, privacy per partner and release kind, plots

@@ -52,6 +52,11 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert "cat@5" in output
     assert rows[1]["epsilon_max"] < rows[2]["epsilon_max"] <= 8.0
+    best = max(rows, key=lambda r: (r["central"]["valid-ndcg@10"], -r["round"]))  # earliest on ties
+    selected = summary["selected"]
+    assert selected["round"] == best["round"] and selected["ndcg@10"] == best["central"]["ndcg@10"]
+    assert sorted(p.name for p in (run_dir / "selected").iterdir()) == [f"round-{best['round']}"]
+    assert f"selected model (best valid-ndcg@10): round {best['round']}" in output
     model_bytes = (run_dir / "model.pt").stat().st_size
     for row in rows[1:]:  # each round sends the model to 2 partners (train, evaluate) and gets 2 updates back
         assert row["seconds"] > 0

@@ -50,7 +50,7 @@ def test_resume_refuses_a_changed_config_a_finished_run_and_a_missing_checkpoint
         load_checkpoint(tmp_path)
     checkpoint = Checkpoint(1, {}, {}, "r", tiny_config.to_mapping(), {}, {}, None)
     check_resumable(checkpoint, tiny_config.replace(resume_from=str(tmp_path)), tmp_path)  # only resume-from differs
-    with pytest.raises(ConfigError, match=r"changed: learning-rate \(was 0.003, now 0.5\)"):
+    with pytest.raises(ConfigError, match=r"changed: learning-rate \(was 0.01, now 0.5\)"):
         check_resumable(checkpoint, tiny_config.replace(learning_rate=0.5), tmp_path)
     done = Checkpoint(tiny_config.num_server_rounds, {}, {}, "r", tiny_config.to_mapping(), {}, {}, None)
     with pytest.raises(ConfigError, match="already completed all 2 rounds"):
