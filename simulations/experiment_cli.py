@@ -80,7 +80,10 @@ def plot_sweep(table: pd.DataFrame, *, x: str, xlabel: str, title: str, target: 
     fig, axis = plt.subplots(figsize=(7, 4.5))
     on_x = len(done) > 0 and numeric.notna().all()
     if on_x:
-        axis.plot(shown.iloc[order], done["ndcg@10"].iloc[order], marker="o", label="federated model")
+        axis.plot(shown.iloc[order], done["ndcg@10"].iloc[order], marker="o", label="federated model (last round)")
+        if "selected_ndcg@10" in done and done["selected_ndcg@10"].notna().any():
+            axis.plot(shown.iloc[order], done["selected_ndcg@10"].iloc[order], marker="s", fillstyle="none",
+                      linestyle=":", label="federated model (round selected by validation NDCG)")
         for index, value in shown.items():
             axis.annotate(done.loc[index, "name"], (value, done.loc[index, "ndcg@10"]), fontsize=7,
                           textcoords="offset points", xytext=(3, 4))

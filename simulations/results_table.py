@@ -21,13 +21,21 @@ def fmt(value, digits: int = 4) -> str:
     return "-" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def selected(row: dict) -> str:
+    """NDCG@10 of the round selected by validation NDCG, and that round ("-" in CSVs from before selection)."""
+    if pd.isna(row.get("selected_ndcg@10")):
+        return "-"
+    return f"{row['selected_ndcg@10']:.4f} ({int(row['selected_round'])})"
+
+
 def table() -> str:
-    lines = ["| results | point | status | NDCG@10 | popularity | DP popularity | max epsilon | seconds | command |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| results | point | status | NDCG@10 (last round) | selected by validation (round) | popularity | "
+             "DP popularity | max epsilon | seconds | command |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for csv in sorted(RESULTS.glob("*.csv")):
         for row in pd.read_csv(csv).to_dict("records"):
             lines.append(f"| [{csv.stem}](simulations/results/{csv.stem}.png) | {row['name']} | {row['status']} | "
-                         f"{fmt(row.get('ndcg@10'))} | {fmt(row.get('popularity_ndcg@10'))} | "
+                         f"{fmt(row.get('ndcg@10'))} | {selected(row)} | {fmt(row.get('popularity_ndcg@10'))} | "
                          f"{fmt(row.get('dp_popularity_ndcg@10'))} | {fmt(row.get('epsilon_max'), 3)} | "
                          f"{fmt(row.get('seconds'), 0)} | `{row['command']}` |")
     return "\n".join(lines)

@@ -52,9 +52,12 @@ def command_of(point: Point, base: dict, work_dir: Path) -> list[str]:
 
 
 def result_row(point: Point, summary: dict, seconds: float, command: list[str]) -> dict:
-    """Flat CSV row: labels, status, model and baseline NDCG/HR@10, largest epsilon, time, command."""
+    """Flat CSV row: labels, status, model (last round, and the round selected by validation NDCG) and baseline
+    NDCG/HR@10, largest epsilon, time, command."""
     row = {"name": point.name, **point.labels, "partners": point.partners, "status": summary.get("status"),
            "ndcg@10": (summary.get("metrics") or {}).get("ndcg@10"), "hr@10": (summary.get("metrics") or {}).get("hr@10")}
+    selected = summary.get("selected") or {}
+    row["selected_ndcg@10"], row["selected_round"] = selected.get("ndcg@10"), selected.get("round")
     for name, values in (summary.get("baselines") or {}).items():
         row[f"{name}_ndcg@10"] = values.get("ndcg@10")
     epsilons = [e for e in ((summary.get("privacy") or {}).get("epsilon") or {}).values() if e is not None]

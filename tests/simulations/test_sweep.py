@@ -29,10 +29,10 @@ def test_the_frontier_covers_epsilon_half_to_sixteen_and_no_dp_with_half_for_the
 
 def test_plot_and_readme_table_from_a_sweep_csv(tmp_path, monkeypatch):
     rows = [{"name": "eps-4", "epsilon_target": 4.0, "status": "succeeded", "ndcg@10": 0.0138,
-             "popularity_ndcg@10": 0.0193, "dp_popularity_ndcg@10": 0.0211, "epsilon_max": 3.996, "seconds": 211.0,
+             "selected_ndcg@10": 0.0211, "selected_round": 0, "popularity_ndcg@10": 0.0193, "dp_popularity_ndcg@10": 0.0211, "epsilon_max": 3.996, "seconds": 211.0,
              "command": "fedrec run . --run-config \"target-epsilon=4.0\""},
             {"name": "no-dp", "epsilon_target": math.inf, "status": "succeeded", "ndcg@10": 0.0243,
-             "popularity_ndcg@10": 0.0193, "dp_popularity_ndcg@10": 0.0244, "epsilon_max": None, "seconds": 114.0,
+             "selected_ndcg@10": 0.0301, "selected_round": 4, "popularity_ndcg@10": 0.0193, "dp_popularity_ndcg@10": 0.0244, "epsilon_max": None, "seconds": 114.0,
              "command": "fedrec run . --run-config \"dp=false\""}]
     (tmp_path / "demo.csv").write_text(pd.DataFrame(rows).to_csv(index=False))
     table = pd.read_csv(tmp_path / "demo.csv")
@@ -40,5 +40,5 @@ def test_plot_and_readme_table_from_a_sweep_csv(tmp_path, monkeypatch):
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     monkeypatch.setattr(results_table, "RESULTS", tmp_path)
     text = results_table.table()
-    assert "| [demo](simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0193 | 0.0211 | 3.996 | 211 |" in text
-    assert "| no-dp | succeeded | 0.0243 | 0.0193 | 0.0244 | - | 114 |" in text
+    assert "| [demo](simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
+    assert "| no-dp | succeeded | 0.0243 | 0.0301 (4) | 0.0193 | 0.0244 | - | 114 |" in text
