@@ -22,6 +22,7 @@ from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.profile import ProfileLoss
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
+from recmodel.privacy.preflight import noise_scaled_learning_rate, noise_to_signal
 from recmodel.model.loss import recommendation_criterion
 from recmodel.training.local import DPSettings, TrainReport, local_batch_size, recommendation_loss, train_locally
 from recmodel.training.release_plan import dlrm_training_examples, plan_site_releases, record_release
@@ -104,8 +105,11 @@ def run_private_round(
             plan = plans.get(task.name)
             dp = None if plan is None else DPSettings(plan.noise_multiplier, config.max_grad_norm)
             batch_size = local_batch_size(config.batch_size, len(task.examples))
+            learning_rate = task.learning_rate
+            if plan is not None and task.name == "dlrm":  # noisier sites step shorter (recmodel.privacy.preflight)
+                learning_rate = noise_scaled_learning_rate(learning_rate, noise_to_signal(plan, len(task.examples)))
             report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
-                                   learning_rate=task.learning_rate, momentum=task.momentum, dp=dp,
+                                   learning_rate=learning_rate, momentum=task.momentum, dp=dp,
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
                                    max_grad_norm=config.max_grad_norm, optimizer=task.optimizer,
                                    sparse_table_rows=config.sparse_table_rows,

@@ -19,3 +19,10 @@ def test_a_noisy_partner_is_warned_with_what_would_change_it():
     loud = preflight_line("small", examples=122, noise_multiplier=1.5, sample_rate=0.2, ratio=0.0615)
     assert f"WARNING: above {NOISE_TO_SIGNAL_WARNING}" in loud
     assert "batch-size" in loud and "fewer rounds" in loud and "target-epsilon" in loud
+
+
+def test_a_noisier_site_steps_shorter_in_proportion_and_a_quiet_one_keeps_its_rate():
+    from recmodel.privacy.preflight import noise_scaled_learning_rate
+    assert noise_scaled_learning_rate(0.01, 0.0035) == 0.01  # the synthetic default: below the threshold
+    assert noise_scaled_learning_rate(0.01, NOISE_TO_SIGNAL_WARNING) == 0.01
+    assert noise_scaled_learning_rate(0.01, 4 * NOISE_TO_SIGNAL_WARNING) == pytest.approx(0.0025)
