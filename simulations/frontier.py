@@ -1,13 +1,13 @@
 """Privacy-utility frontier: NDCG@10 at target epsilon 0.5, 1, 2, 4, 8, 16 and without DP.
 
-    python -m simulations.frontier --dataset runs/ml-latest-small.parquet --partners 5
+    python -m simulations.frontier --dataset runs/ml-latest-small.parquet --partners 5 \
+        --run-config "negatives-per-positive=32"
 
 Each DP point gives half its target epsilon to the popularity prior (its noise multiplier is calibrated so
 that the one Gaussian release alone costs epsilon / 2 at delta 1e-5); every other setting is the default
-(local Adam: a coordinate moves at most ~7 learning rates per step, so the per-step DP noise on the item tables
-of 122-user partners cannot erase the prior as it did with SGD at rate 1.0 and momentum 0.9). The non-private
-point runs the defaults.
-Writes simulations/results/frontier-<data>.csv and .png (resumable: rerun the command to finish it).
+(local Adam at a learning rate each DP site scales down by its noise-to-signal ratio, popularity negatives,
+the round selected by validation NDCG reported beside the last round's). The non-private point runs the
+defaults. Writes simulations/results/frontier-<data>.csv and .png (resumable: rerun the command to finish it).
 """
 
 from __future__ import annotations
