@@ -283,10 +283,10 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
     }
     run.write_json("summary.json", summary)
     if summary["selected"] is not None:
-        chosen = summary["selected"]
-        print(f"selected model (best {VALIDATION_KEY.format(k=k)}): round {chosen['round']}, "
-              f"{VALIDATION_KEY.format(k=k)}={chosen[VALIDATION_KEY.format(k=k)]:.4f}, test NDCG@{k}="
-              f"{chosen[f'ndcg@{k}']:.4f}; weights in {run.path / chosen['model']}", flush=True)
+        chosen, key = summary["selected"], VALIDATION_KEY.format(k=k)
+        print(f"selected model (best {key}): round {chosen['round']}, {key}={chosen[key]:.4f}, test NDCG@{k}="
+              f"{chosen[f'ndcg@{k}']:.4f}; weights in "
+              f"{run.path / chosen['model'] if chosen['model'] else '(not kept: its folder is missing)'}", flush=True)
     plot_ndcg_and_epsilon(recorder.rows, top_k=k, baselines=baselines, target=run.path / "ndcg_epsilon.png")
     privacy = None
     if config.dp or config.central_dp:

@@ -38,9 +38,10 @@ def selected_folder(run_path: Path, server_round: int) -> Path:
 
 def is_new_best(rows: list[dict], central: dict | None, top_k: int) -> bool:
     """Whether a round evaluated as ``central`` beats every earlier row of ``rows`` on validation."""
-    value = (central or {}).get(VALIDATION_KEY.format(k=top_k))
+    key = VALIDATION_KEY.format(k=top_k)
+    value = (central or {}).get(key)
     best = best_round(rows, top_k)
-    return value is not None and (best is None or value > best["central"][VALIDATION_KEY.format(k=top_k)])
+    return value is not None and (best is None or value > best["central"][key])
 
 
 def selection_summary(run_path: Path, rows: list[dict], top_k: int) -> dict | None:
@@ -55,12 +56,11 @@ def selection_summary(run_path: Path, rows: list[dict], top_k: int) -> dict | No
     for folder in (run_path / SELECTED_DIR).glob("round-*"):
         if folder != keep:
             shutil.rmtree(folder)
-    central = best["central"]
+    central, key = best["central"], VALIDATION_KEY.format(k=top_k)
     return {
         "round": best["round"],
-        "by": f"{VALIDATION_KEY.format(k=top_k)} of the central evaluation (simulation: the server reads the "
-              "users' validation items)",
-        VALIDATION_KEY.format(k=top_k): central[VALIDATION_KEY.format(k=top_k)],
+        "by": f"{key} of the central evaluation (simulation: the server reads the users' validation items)",
+        key: central[key],
         f"ndcg@{top_k}": central[f"ndcg@{top_k}"],
         f"hr@{top_k}": central[f"hr@{top_k}"],
         "model": str(keep.relative_to(run_path)) if keep.is_dir() else None,
