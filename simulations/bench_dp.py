@@ -33,6 +33,7 @@ import multiprocessing as mp
 import resource
 import time
 import warnings
+from queue import Empty
 
 import torch
 from torch.utils.data import TensorDataset
@@ -49,7 +50,8 @@ PATHS = ("dp", "opacus", "fastest-sparse", "fastest-dense")
 
 
 def random_examples(spec: ModelSpec, users: int, config) -> TensorDataset:
-    """``users`` random examples in ``RecBatch`` field order (P positives then negatives per user)."""
+    """``users`` random examples laid out like ``TrainingExamples``: the ``RecBatch`` fields (P positives then
+    negatives per user), then the logit offsets [users, L] (zero: uniform negatives)."""
     g = torch.Generator().manual_seed(0)
     h, pos = config.history_length, config.positives_per_user
     candidates = pos * (1 + config.negatives_per_positive)
@@ -67,6 +69,7 @@ def random_examples(spec: ModelSpec, users: int, config) -> TensorDataset:
         labels,
         torch.ones(users, candidates),
         torch.zeros(users, 0),  # no profile embedding
+        torch.zeros(users, candidates),  # logit offsets
     )
 
 
@@ -129,7 +132,15 @@ def measure(path: str, rows: int, steps: int, batch_size: int, device: str) -> t
     queue = context.Queue()
     child = context.Process(target=_measure, args=(path, rows, steps, batch_size, device, queue))
     child.start()
-    result = queue.get()
+    while True:  # a child that dies before reporting (an exception, the OOM killer) must not hang the benchmark
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"bench_dp: the '{path}' measurement (rows={rows}, batch={batch_size}, "
+                                   f"device={device}) exited with status {child.exitcode} before reporting; "
+                                   "its traceback is printed above") from None
     child.join()
     return result
 

@@ -43,6 +43,16 @@ def processes_started_with(flwr_home: Path) -> list[int]:
     return pids
 
 
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process: it exists and is not a zombie (one that exited and waits to be reaped
+    by its parent, which may be this process's ``Popen``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # the state field follows the parenthesised program name
+
+
 def stop_processes(pids: list[int], grace_s: float = 20.0) -> None:
     """SIGTERM each pid, wait up to ``grace_s`` seconds for all to exit, then SIGKILL the rest."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -52,5 +62,7 @@ def stop_processes(pids: list[int], grace_s: float = 20.0) -> None:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+        while time.monotonic() < deadline and any(is_running(pid) for pid in pids):
             time.sleep(0.2)
+        if not any(is_running(pid) for pid in pids):
+            return

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from simulations import bench_dp
 
 
@@ -25,3 +27,9 @@ def test_the_table_names_the_fastest_non_private_variant(capsys):
               "opacus_users_per_s": 0.5, "fastest_sparse_users_per_s": 2.0, "dp_over_fastest": 0.5,
               "opacus_over_fastest": 0.25, "dp_peak_mib": 3.0, "opacus_peak_mib": 4.0, "fastest_sparse_peak_mib": 2.0}
     assert "(sparse)" in bench_dp.table_row(record)
+
+
+def test_a_measurement_whose_child_dies_is_named_instead_of_hanging():
+    with pytest.raises(RuntimeError, match=r"'dp' measurement \(rows=50, batch=2, device=no-such-device\) exited "
+                                           r"with status 1"):
+        bench_dp.measure("dp", rows=50, steps=1, batch_size=2, device="no-such-device")
