@@ -116,6 +116,7 @@ class BudgetAwareStrategy(Strategy):
             return None, None
         arrays, metrics = self.inner.aggregate_train(server_round, replies)
         if arrays is not None:
+            arrays = with_dtypes_of(arrays, self._global_state)
             self.latest_arrays = arrays
         return arrays, metrics
 
@@ -134,6 +135,19 @@ class BudgetAwareStrategy(Strategy):
         """Flower's accountant's (epsilon, delta, releases) for central DP, else None."""
         spent = getattr(self.inner, "privacy_spent", None)
         return spent() if spent else None
+
+
+def with_dtypes_of(arrays: ArrayRecord, reference: dict) -> ArrayRecord:
+    """``arrays`` with each array cast to the dtype of the same-named tensor in ``reference`` (the global model).
+
+    Flower's FedAdam multiplies by NumPy float64 bias-correction scalars, which turns float32 weights into
+    float64; partners train in, and their updates are checked against, the global model's dtypes.
+    """
+    state = arrays.to_torch_state_dict()
+    if all(reference[name].dtype == tensor.dtype for name, tensor in state.items() if name in reference):
+        return arrays
+    return ArrayRecord({name: tensor.to(reference[name].dtype) if name in reference else tensor
+                        for name, tensor in state.items()})
 
 
 def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -> BudgetAwareStrategy:

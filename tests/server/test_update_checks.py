@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
-from flwr.serverapp.strategy import FedAvg
+from flwr.serverapp.strategy import FedAdam, FedAvg
 from flwr.supercore.task_identity import TaskIdentity
 
 from recmodel.model.bundle import Recommender
@@ -99,6 +99,26 @@ def test_the_strategy_averages_the_honest_updates_and_names_the_partner_whose_up
     assert set(recorder.partner_failures[1]) == {"partner-3"}
     assert "update rejected: array 'dlrm.dense_arch.mlp.0.bias' holds NaN or Inf" in recorder.partner_failures[1][
         "partner-3"]
+
+
+def test_fedadam_aggregates_keep_the_global_models_dtypes(trained, tiny_config, tmp_path, task_identity):
+    global_state, update, metrics = trained
+    other = {k: v + 0.001 if v.is_floating_point() else v for k, v in update.to_torch_state_dict().items()}
+    recorder = RoundRecorder(run=RunDirectory(tmp_path), top_k=10, baseline={})
+    inner = FedAdam(fraction_train=1.0, min_train_nodes=1, min_available_nodes=1, weighted_by_key="unit-weight",
+                    train_metrics_aggr_fn=recorder.aggregate_train, eta=0.01, eta_l=0.01)
+    inner.current_arrays = {name: tensor.numpy() for name, tensor in global_state.items()}  # configure_train's
+    strategy = BudgetAwareStrategy(inner, recorder, tiny_config)
+    strategy._global_state = global_state
+    arrays, _ = strategy.aggregate_train(2, [_reply(1, update, metrics), _reply(2, ArrayRecord(other), metrics)])
+    aggregated = arrays.to_torch_state_dict()
+    assert {k: v.dtype for k, v in aggregated.items()} == {k: v.dtype for k, v in global_state.items()}
+    moved = [k for k, v in aggregated.items() if v.is_floating_point() and not torch.equal(v, global_state[k])]
+    assert moved and all(torch.isfinite(aggregated[k]).all() for k in moved)
+    assert recorder.partner_failures == {}
+    # the next round's honest updates, in the global model's dtypes, pass the checks against this aggregate
+    strategy._global_state = aggregated
+    assert len(strategy._reject_bad_updates(3, [_reply(1, update, metrics)])) == 1
 
 
 def test_a_reply_without_arrays_or_with_unreadable_metrics_is_rejected_not_a_crash(trained, tiny_config):
