@@ -93,6 +93,18 @@ def run_sweep(points: list[Point], csv_path: Path, *, base: dict, work_dir: Path
     return pd.DataFrame([rows[n] for n in names if n in rows])
 
 
+def set_aside_earlier_attempt(run_dir: Path) -> Path | None:
+    """Rename an earlier (failed or interrupted) attempt's ``run_dir`` to ``<name>.attempt-N`` (first free N), so
+    that the rerun writes ``run_dir`` afresh and its summary is the one read back; None if there was none."""
+    if not run_dir.exists():
+        return None
+    attempt = 1
+    while (kept := run_dir.with_name(f"{run_dir.name}.attempt-{attempt}")).exists():
+        attempt += 1
+    run_dir.rename(kept)
+    return kept
+
+
 def _run_point(tag: str, point: Point, names: list[str], rows: dict, csv_path: Path, *, base: dict,
                work_dir: Path, env: dict, started: float) -> None:
     """Run one point unless its row is done; rewrite the CSV (rows in ``names`` order) with its row."""
@@ -100,6 +112,9 @@ def _run_point(tag: str, point: Point, names: list[str], rows: dict, csv_path: P
         print(f"{tag}: done in an earlier run of the sweep (NDCG@10 {rows[point.name]['ndcg@10']:.4f})", flush=True)
         return
     command = command_of(point, base, work_dir)
+    earlier = set_aside_earlier_attempt(work_dir / "runs" / point.name)
+    if earlier is not None:
+        print(f"{tag}: the earlier attempt's run directory is kept as {earlier}", flush=True)
     print(f"{tag}: running ({time.time() - started:.0f} s into the sweep) ...", flush=True)
     began = time.time()
     with (work_dir / f"{point.name}.log").open("w") as log:

@@ -10,7 +10,7 @@ import pandas as pd
 from simulations import results_table
 from simulations.experiment_cli import plot_sweep
 from simulations.frontier import gaussian_epsilon, points as frontier_points
-from simulations.sweep import run_config_text
+from simulations.sweep import run_config_text, set_aside_earlier_attempt
 
 
 def test_run_config_text_quotes_strings_and_lowers_booleans():
@@ -42,3 +42,15 @@ def test_plot_and_readme_table_from_a_sweep_csv(tmp_path, monkeypatch):
     text = results_table.table()
     assert "| [demo](simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
     assert "| no-dp | succeeded | 0.0243 | 0.0301 (4) | 0.0193 | 0.0244 | - | 114 |" in text
+
+
+def test_a_rerun_point_sets_the_earlier_attempts_run_directory_aside(tmp_path):
+    run_dir = tmp_path / "runs" / "fedadam"
+    assert set_aside_earlier_attempt(run_dir) is None  # nothing to keep
+    for attempt in (1, 2):
+        run_dir.mkdir(parents=True)
+        (run_dir / "summary.json").write_text(f'{{"status": "failed", "attempt": {attempt}}}')
+        assert set_aside_earlier_attempt(run_dir) == tmp_path / "runs" / f"fedadam.attempt-{attempt}"
+        assert not run_dir.exists()  # the rerun writes it afresh: its summary, not a stale one, is read back
+    assert '"attempt": 1' in (tmp_path / "runs" / "fedadam.attempt-1" / "summary.json").read_text()
+    assert '"attempt": 2' in (tmp_path / "runs" / "fedadam.attempt-2" / "summary.json").read_text()
