@@ -58,7 +58,9 @@ def run_experiment(experiment: str, points: list[Point], args, *, x: str, xlabel
     name = results_name(experiment, args)
     table = run_sweep(points, RESULTS / f"{name}.csv", base=base if base is not None else base_config(args),
                       work_dir=args.work_dir / name)
-    plot_sweep(table, x=x, xlabel=xlabel, title=f"{experiment}: {name.split('-', 1)[1]}, {args.partners} partners",
+    counts = sorted({point.partners for point in points})
+    partners = f"{counts[0]} partners" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} partners"
+    plot_sweep(table, x=x, xlabel=xlabel, title=f"{experiment}: {name.split('-', 1)[1]}, {partners}",
                target=RESULTS / f"{name}.png", log_x=log_x)
     print(f"wrote {RESULTS / (name + '.csv')} and {RESULTS / (name + '.png')}")
     return table
