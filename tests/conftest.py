@@ -26,17 +26,3 @@ def tiny_data(tiny_config):
 def tiny_spec(tiny_config, tiny_data):
     return model_spec_for(tiny_config, tiny_data)
 
-
-
-# Whole federations, longest first (measured on 2 cores: 300, 255, 240 + 160, then 50-95 s each).
-SLOW_FIRST = ("tests/deploy/test_faults.py", "tests/deploy/test_local_federation.py", "tests/e2e/test_resume.py",
-              "tests/e2e/")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest tests first. With ``--dist load --maxschedchunk 2`` (pyproject) each xdist worker takes the next
-    test as it frees up, so the two workers share the federations and fill in with the short tests, instead of
-    one worker running a 5-minute federation alone at the end."""
-    def rank(item) -> int:
-        return next((i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
-    items.sort(key=rank)
