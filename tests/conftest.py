@@ -25,4 +25,3 @@ def tiny_data(tiny_config):
 @pytest.fixture
 def tiny_spec(tiny_config, tiny_data):
     return model_spec_for(tiny_config, tiny_data)
-
