@@ -54,15 +54,16 @@ def is_running(pid: int) -> bool:
 
 
 def stop_processes(pids: list[int], grace_s: float = 20.0) -> None:
-    """SIGTERM each pid, wait up to ``grace_s`` seconds for all to exit, then SIGKILL the rest."""
+    """SIGTERM each pid, wait up to ``grace_s`` seconds for all to exit, then SIGKILL those still running."""
+    running = list(pids)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
+        for pid in running:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(is_running(pid) for pid in pids):
+        while (running := [pid for pid in running if is_running(pid)]) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not any(is_running(pid) for pid in pids):
+        if not running:
             return

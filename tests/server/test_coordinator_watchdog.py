@@ -6,6 +6,7 @@ import sys
 import time
 
 from server.coordinator_watchdog import descendants, kill_all
+from simulations.local_superlink import is_running
 
 
 def test_descendants_include_grandchildren_and_kill_all_stops_them():
@@ -21,9 +22,9 @@ def test_descendants_include_grandchildren_and_kill_all_stops_them():
         kill_all(found + [grandparent.pid])
         grandparent.wait(timeout=10)
         deadline = time.time() + 10
-        while os.path.exists(f"/proc/{found[0]}") and _state(found[0]) != "Z" and time.time() < deadline:
+        while is_running(found[0]) and time.time() < deadline:
             time.sleep(0.05)
-        assert not os.path.exists(f"/proc/{found[0]}") or _state(found[0]) == "Z"
+        assert not is_running(found[0])
     finally:
         grandparent.kill()
         grandparent.wait()
@@ -34,10 +35,3 @@ def test_kill_all_skips_pids_that_are_gone():
     ended.wait()
     kill_all([ended.pid])  # no error
 
-
-def _state(pid: int) -> str:
-    try:
-        text = open(f"/proc/{pid}/stat").read()
-    except OSError:
-        return "gone"
-    return text[text.rfind(")") + 2:].split()[0]
