@@ -11,11 +11,20 @@ example is one train interaction (P = 1) with the items before it as history.
 An example is the ``RecBatch`` fields followed by the candidates' sampled-softmax
 logit offsets [L] (0 for positives; ``training_batch`` splits them off).
 
+Randomness: each example's cut and negatives come from a generator keyed by (``seed``, the user's id, how
+many times this user's example has been drawn), never from one stream shared by all users: with a shared
+stream, one user's cut and negatives would depend on which other users exist and were fetched before, and
+the per-user sensitivity that DP-SGD's accounting assumes would be false. At a site ``seed`` holds the
+site's secret and the round (``recmodel.privacy.site_secret``).
+
 Evaluation: ``user_side``/``candidates_batch`` build [B, L] batches where the
 history is the user's last H train items.
 """
 
 from __future__ import annotations
+
+import hashlib
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,7 +52,8 @@ def padded_history(catalogue: Catalogue, items: np.ndarray, length: int):
 class TrainingExamples(Dataset):
     """Map-style dataset; item i is a tuple of tensors in ``RecBatch`` field order, then the logit offsets [L].
 
-    ``sampler``: how negatives are drawn (None: uniformly over the catalogue).
+    ``sampler``: how negatives are drawn (None: uniformly over the catalogue). ``seed``: an int or a sequence
+    of ints (e.g. [site secret, round]) keying every user's own generator (see the module docstring).
     """
 
     def __init__(
@@ -55,7 +65,7 @@ class TrainingExamples(Dataset):
         positives_per_user: int,
         negatives_per_positive: int,
         privacy_unit: str = "user",
-        seed: int = 0,
+        seed: int | Sequence[int] = 0,
         profiles: np.ndarray | None = None,
         sampler: NegativeSampler | None = None,
     ) -> None:
@@ -65,7 +75,9 @@ class TrainingExamples(Dataset):
         self.attach_profiles(profiles)
         self.history_length = history_length
         self.negatives = negatives_per_positive
-        self.rng = np.random.default_rng(seed)
+        self.seed = [int(seed)] if np.ndim(seed) == 0 else [int(s) for s in seed]
+        self.user_keys = user_keys(users.user_ids)
+        self.draws = np.zeros(len(users), dtype=np.int64)  # examples drawn per user so far
         counts = np.diff(users.train_offsets)
         if privacy_unit == "user":
             self.positives = positives_per_user
@@ -86,14 +98,17 @@ class TrainingExamples(Dataset):
     def __getitem__(self, index: int):
         user = int(self.example_user[index])
         items = self.users.train_items_of(user)
+        rng = np.random.default_rng([*self.seed, int(self.user_keys[user]), int(self.draws[user]),
+                                     int(self.example_position[index]) + 1])
+        self.draws[user] += 1
         cut = int(self.example_position[index])
         if cut < 0:  # user unit: a random cut that leaves at least one item before it when the user has two
-            cut = int(self.rng.integers(1, len(items))) if len(items) > 1 else 0
+            cut = int(rng.integers(1, len(items))) if len(items) > 1 else 0
         chosen = np.arange(cut, min(cut + self.positives, len(items)))
         history = padded_history(self.catalogue, items[:cut], self.history_length)
         slots = np.zeros(self.positives, dtype=np.int64)  # positive slots; the unfilled ones are masked out
         slots[:len(chosen)] = items[chosen]
-        negatives = self.sampler.draw(self.rng, self.positives * self.negatives)
+        negatives = self.sampler.draw(rng, self.positives * self.negatives)
         offsets = np.concatenate([np.zeros(self.positives, np.float32), self.sampler.logit_offsets(negatives)])
         candidates = np.concatenate([slots, negatives])
         labels = np.concatenate([np.ones(len(chosen)), np.zeros(len(candidates) - len(chosen))]).astype(np.float32)
@@ -114,6 +129,12 @@ class TrainingExamples(Dataset):
                 offsets,
             )
         )
+
+
+def user_keys(user_ids: np.ndarray) -> np.ndarray:
+    """A 63-bit key [U] per raw user id (BLAKE2b of its text): the same for a user whoever else is present."""
+    return np.array([int.from_bytes(hashlib.blake2b(str(u).encode("utf-8"), digest_size=8).digest(), "big") >> 1
+                     for u in user_ids], dtype=np.int64)
 
 
 def to_batch(tensors) -> RecBatch:

@@ -69,9 +69,16 @@ class EmbeddingAwareDPSGD:
                          for t in sparse_tables}
         self._hooks = [d.settle_before_reads() for d in self.deferred.values()]
         self.dense_params = [p for p in self.tape.parameters if p not in self.deferred]
+        self.non_finite_users = 0  # sampled users whose gradient held NaN/Inf: they contributed zero
 
     def step(self, tensors) -> float:
-        """One DP-SGD step on a sampled batch (``None``: empty); returns the batch's mean loss (nan if empty)."""
+        """One DP-SGD step on a sampled batch (``None``: empty); returns the batch's mean loss (nan if empty).
+
+        A user whose gradient norm is not finite (a NaN or Inf anywhere in its gradient, as weights crafted to
+        overflow for one user's features would make it) contributes zero to the clipped sum and is counted in
+        ``non_finite_users``: whatever the received weights, the release is the noised sum of per-user
+        contributions of norm at most C, so no user can make it non-finite.
+        """
         mean_loss = float("nan")
         sums: dict = {}
         if tensors is not None:
@@ -79,8 +86,10 @@ class EmbeddingAwareDPSGD:
                 loss = self.compute_loss(self.model, self.criterion, [t.contiguous() for t in tensors])
                 loss.backward()
             norms = self.tape.squared_norms().sqrt()  # [B]
-            factors = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+            finite = torch.isfinite(norms)
+            factors = torch.where(finite, (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0), 0.0)
             sums = self.tape.clipped_sums(factors)
+            self.non_finite_users += int((~finite).sum())
             mean_loss = float(loss.detach()) / len(norms)
         for p in self.dense_params:
             clipped = sums.get(p)
@@ -107,24 +116,29 @@ class EmbeddingAwareDPSGD:
         self._hooks = []
 
 
-def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, sample_rate: float,
+def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, steps_per_epoch: int,
                              optimizer: torch.optim.Optimizer, criterion: nn.Module, compute_loss,
                              noise_multiplier: float, max_grad_norm: float, sampling: torch.Generator,
                              noise: torch.Generator, device: torch.device = torch.device("cpu"),
                              sparse_tables: tuple[nn.Embedding, ...] = (), sparse_learning_rate: float = 0.0,
                              after_step=None):
-    """``epochs`` x (1 / q) Poisson-sampled steps at rate q = ``sample_rate`` (Opacus's: 1 / steps per epoch).
+    """``epochs`` x ``steps_per_epoch`` Poisson-sampled steps at rate q = 1 / ``steps_per_epoch`` (Opacus's rate).
 
-    Returns (steps, loss sum over non-empty steps, accountant history). ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
+    The sampler is told the step count: left to itself it takes int(1 / q) steps, and 1 / (1 / 93) is
+    92.99999999999999 in floating point, so it would run one step fewer than the plan the ledger records.
+
+    Returns (steps, loss sum over non-empty steps, accountant history, users left out for a non-finite gradient). ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
     ``device``, where ``model`` is) the Gaussian noise; both secret at a site.
     ``after_step()``, if given, runs after every step (FedProx's pull).
     """
+    sample_rate = 1.0 / steps_per_epoch
     trainer = EmbeddingAwareDPSGD(model, optimizer=optimizer, criterion=criterion, compute_loss=compute_loss,
                                   noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
                                   expected_batch_size=int(len(examples) * sample_rate), generator=noise,
                                   sparse_tables=sparse_tables, sparse_learning_rate=sparse_learning_rate)
     accountant = PRVAccountant()
-    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=sample_rate, generator=sampling)
+    sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=sample_rate, generator=sampling,
+                                           steps=steps_per_epoch)
     steps, loss_sum = 0, 0.0
     try:
         for _ in range(epochs):
@@ -138,4 +152,4 @@ def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int
                     after_step()
     finally:
         trainer.finish()
-    return steps, loss_sum, list(accountant.history)
+    return steps, loss_sum, list(accountant.history), trainer.non_finite_users

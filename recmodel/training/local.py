@@ -55,6 +55,7 @@ class TrainReport:
     mean_loss: float
     sample_rate: float
     history: list  # Opacus accountant history [(noise_multiplier, sample_rate, steps)]
+    non_finite_users: int = 0  # DP (embedding-aware): sampled users left out of a step for a NaN/Inf gradient
 
 
 MIN_STEPS_PER_EPOCH = 4
@@ -133,13 +134,13 @@ def train_locally(
                                       criterion=criterion, compute_loss=compute_loss, dp=dp,
                                       max_grad_norm=max_grad_norm, after_step=pull, device=device)
         sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
-        steps, loss_sum, history = train_dp_embedding_aware(
-            model, examples, epochs=epochs, sample_rate=1.0 / steps_per_epoch(len(examples), batch_size),
+        steps, loss_sum, history, non_finite = train_dp_embedding_aware(
+            model, examples, epochs=epochs, steps_per_epoch=steps_per_epoch(len(examples), batch_size),
             optimizer=optimizer, criterion=criterion,
             compute_loss=compute_loss, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
             sampling=secret_generator(), noise=secret_generator(device), device=device, sparse_tables=sparse,
             sparse_learning_rate=sparse_learning_rate, after_step=pull)
-        return TrainReport(steps, len(examples), loss_sum / max(steps, 1), history[0][1], history)
+        return TrainReport(steps, len(examples), loss_sum / max(steps, 1), history[0][1], history, non_finite)
 
 
 def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criterion, compute_loss, dp,
@@ -163,6 +164,8 @@ def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criter
             grad_sample_mode="ghost",
             noise_generator=secret_generator(device),
         )
+        loader.batch_sampler.steps = steps_per_epoch(len(examples), batch_size)  # not int(1 / q): see
+        # recmodel.training.embedding_aware_dp_sgd.train_dp_embedding_aware
     params = [p for p in model.parameters() if p.requires_grad]
     steps, loss_sum = 0, 0.0
     for _ in range(epochs):

@@ -125,15 +125,20 @@ class PerUserGradientTape:
     def clipped_sums(self, factors: torch.Tensor) -> dict:
         """{parameter: sum_b factors[b] x user b's gradient}; dense, or ``SparseGradient`` for sparse tables.
 
-        ``factors`` [B]: each user's clipping factor min(1, C / norm). Call after ``squared_norms``.
+        ``factors`` [B]: each user's clipping factor min(1, C / norm), 0 for a user left out. A left-out user's
+        gradient is selected away, not multiplied by 0, so a NaN or Inf in it (0 x inf = NaN) cannot reach the
+        sum. Call after ``squared_norms``.
         """
         sums = {}
+        left_out = not bool((factors > 0).all())
         for module, per_user in self._per_user.items():
             if isinstance(module, nn.Embedding):
                 pair_rows, pair_users, values, _ = per_user
                 rows, inverse = torch.unique(pair_rows, return_inverse=True)
                 summed = torch.zeros(len(rows), values.shape[1], dtype=values.dtype, device=values.device)
-                summed.index_add_(0, inverse, values * factors[pair_users].unsqueeze(1))
+                scale = factors[pair_users].unsqueeze(1)
+                scaled = torch.where(scale > 0, values * scale, 0.0) if left_out else values * scale
+                summed.index_add_(0, inverse, scaled)
                 if module in self.sparse_tables:
                     sums[module.weight] = SparseGradient(rows, summed)
                 else:
@@ -142,6 +147,9 @@ class PerUserGradientTape:
                     sums[module.weight] = dense
             else:
                 for param, grads in per_user.items():
+                    if left_out:
+                        kept = (factors > 0).reshape(-1, *([1] * (grads.dim() - 1)))
+                        grads = torch.where(kept, grads, 0.0)
                     sums[param] = torch.einsum("b,b...->...", factors, grads)
         return sums
 

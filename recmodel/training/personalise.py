@@ -18,12 +18,15 @@ from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.model_file import save_model
 from recmodel.private_evaluation import PrivateAnswer, per_user_ranking, release_privately
 from recmodel.privacy.budget import check_budget
+from recmodel.privacy.example_secret import example_seed
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.model.loss import recommendation_criterion
 from recmodel.training.local import DPSettings, local_batch_size, train_locally
-from recmodel.training.release_plan import PERSONALISED, dlrm_training_examples, plan_site_releases, record_release
+from recmodel.training.release_plan import (PERSONALISED, check_plan_runs, dlrm_training_examples,
+                                            plan_site_releases, record_release)
 
 PERSONALISED_DIR = "personalised"  # model.pt + model.json, kept at the site
+PERSONALISE_ROUND = -1  # keys the personalisation examples apart from every federated round's
 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
@@ -37,7 +40,7 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     """
     profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
     before = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
-    examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + 99_999,
+    examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, PERSONALISE_ROUND),
                                       item_prior=recommender.dlrm.item_prior.numpy())
     examples.attach_profiles(profiles)
     ledger = PrivacyLedger.at_site(state_dir)
@@ -47,6 +50,8 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
             plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations)[PERSONALISED]
             check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                          cap=max_epsilon, partner=partner)
+            check_plan_runs(plan, model=PERSONALISED, examples=len(examples), epochs=config.personalise_epochs,
+                            batch_size=config.batch_size)
             dp = DPSettings(plan.noise_multiplier, config.max_grad_norm)
         frozen = [p for name, p in recommender.dlrm.named_parameters() if not name.startswith("over_arch.")]
         for p in frozen:

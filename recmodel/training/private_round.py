@@ -21,11 +21,13 @@ from recmodel.data.profile_examples import profile_loss, profile_training_exampl
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.profile import ProfileLoss
 from recmodel.privacy.budget import check_budget
+from recmodel.privacy.example_secret import example_seed
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.privacy.preflight import noise_scaled_learning_rate, noise_to_signal
 from recmodel.model.loss import recommendation_criterion
 from recmodel.training.local import DPSettings, TrainReport, local_batch_size, recommendation_loss, train_locally
-from recmodel.training.release_plan import dlrm_training_examples, plan_site_releases, record_release
+from recmodel.training.release_plan import (check_plan_runs, dlrm_training_examples, plan_site_releases,
+                                            record_release)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def run_private_round(
                                profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
                                                          attribute_buckets=config.attribute_buckets),
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
-    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=config.seed * 100_003 + server_round,
+    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, server_round),
                                            item_prior=recommender.dlrm.item_prior.numpy())
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
                            config.momentum, recommendation_criterion(config.loss), recommendation_loss,
@@ -98,6 +100,9 @@ def run_private_round(
             plans = {t.name: all_plans[t.name] for t in tasks}
             check_budget(ledger.history(), list(plans.values()), delta=config.target_delta,
                          accountant=config.accountant, cap=max_epsilon, partner=partner)
+            for task in tasks:
+                check_plan_runs(plans[task.name], model=task.name, examples=len(task.examples), epochs=task.epochs,
+                                batch_size=config.batch_size)
         reports: dict[str, TrainReport] = {}
         for task in tasks:
             if task.name == "dlrm":  # the profile model has just trained: embed with it

@@ -111,6 +111,23 @@ def plan_site_releases(config: RunConfig, users: Users, state_dir: Path, run_id:
     return plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations)
 
 
+class PlanCannotRun(RuntimeError):
+    """A planned DP-SGD release is not the schedule the training loop would run (checked before any release)."""
+
+
+def check_plan_runs(plan: PlannedRelease, *, model: str, examples: int, epochs: int, batch_size: int) -> None:
+    """Raise ``PlanCannotRun`` unless training ``examples`` for ``epochs`` at ``batch_size`` runs exactly ``plan``.
+
+    Called for every model of a round before the first of them trains, so that a plan the loop cannot follow
+    is refused before any release of the round is ledgered, never after some were.
+    """
+    per_epoch = steps_per_epoch(examples, local_batch_size(batch_size, examples))
+    if (plan.sample_rate, plan.steps) != (1.0 / per_epoch, epochs * per_epoch):
+        raise PlanCannotRun(f"model {model}: the plan has sample rate {plan.sample_rate!r} and {plan.steps} steps, "
+                            f"but {examples} examples at batch size {batch_size} for {epochs} epoch(s) run "
+                            f"{epochs * per_epoch} steps at rate 1/{per_epoch}")
+
+
 def record_release(ledger: PrivacyLedger, plan: PlannedRelease, counted: list, model: str, config: RunConfig, *,
                    run_id: str, server_round: int, partner: str, max_epsilon: float, population: int,
                    l2_bound: float | None = None, mechanism: str | None = None) -> dict:
