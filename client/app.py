@@ -1,12 +1,11 @@
 """fedrec ClientApp: local DP-SGD training and DP evaluation at a partner site.
 
-Every message is first checked against the site's privacy policy
-(``SitePolicy.admit``): a run config that asks for anything weaker is refused
-before any training with an error reply (code ``POLICY_REFUSED_CODE``,
-reason ``policy-refused: ...``). A partner whose budget would be exceeded
-replies ``budget-exhausted`` (``BUDGET_EXHAUSTED_CODE``); a site whose ledger
-lost entries replies ``ledger-integrity`` (``LEDGER_INTEGRITY_CODE``). The
-server leaves such a partner out of later rounds.
+Every message is checked before any user's data is touched: its settings, model spec and weights
+(``recmodel.privacy.received_message``), then the run config against the site's privacy policy
+(``SitePolicy.admit``). Whatever the site refuses (a weaker run config, a spent budget, a ledger that lost
+entries, an invalid message, a plan it cannot run, an unexpected error) gets the same reply,
+``client.refusal.REFUSED_CODE`` with the reason ``refused``; the real reason goes to the site's own log
+(``<state-dir>/site-log.jsonl``). The server leaves such a partner out of later rounds.
 
 What leaves the site: the DP model update; the signed ledger head; the
 privacy bookkeeping (epsilon, noise multiplier, sample rate, steps, user
@@ -24,40 +23,23 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from client.refusal import check_refusal_limit, refuse
 from client.release_replay import ReleaseReplay
 from client.site import Site, on_site_hardware, resolve_site
 from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
-from recmodel.model.bundle import BundleSpec, Recommender
+from recmodel.model.bundle import Recommender
 from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
 from recmodel.private_popularity import answer_popularity
-from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE, BudgetExhausted
-from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE, LedgerIntegrityError
-from recmodel.privacy.policy import POLICY_REFUSED_CODE, PolicyRefusal
 from recmodel.privacy.preflight import noise_to_signal
+from recmodel.privacy.received_message import InvalidMessage, ReceivedSettings, received_model, received_settings
 from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
 from recmodel.training.private_round import run_private_round
 from recmodel.training.release_plan import dlrm_example_count, evaluation_releases, plan_site_releases
 
 app = ClientApp()
-METRICS_WITHHELD_CODE = 4033  # the site's policy sends no evaluation metrics
-REFUSAL_CODES = {BudgetExhausted: BUDGET_EXHAUSTED_CODE, PolicyRefusal: POLICY_REFUSED_CODE,
-                 LedgerIntegrityError: LEDGER_INTEGRITY_CODE}
-
-
-def _model_from(msg: Message) -> tuple[Recommender, ConfigRecord]:
-    settings: ConfigRecord = msg.content["config"]
-    model = Recommender(BundleSpec.from_dict(json.loads(str(settings["model-spec"]))))
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-    return model, settings
-
-
-def _refusal(msg: Message, refusal: Exception) -> Message:
-    reason = str(refusal)
-    if isinstance(refusal, LedgerIntegrityError):
-        reason = f"ledger-integrity: {reason}"
-    return Message(error=Error(code=REFUSAL_CODES[type(refusal)], reason=reason), reply_to=msg)
+METRICS_WITHHELD_CODE = 4033  # the site's declared policy (sent with every reply) sends no evaluation metrics
 
 
 def _partner_record(site: Site, context: Context, signed_head: dict | None) -> ConfigRecord:
@@ -71,30 +53,52 @@ def _partner_record(site: Site, context: Context, signed_head: dict | None) -> C
     return ConfigRecord(record)
 
 
-def _open(msg: Message, context: Context) -> tuple[Recommender, ConfigRecord, Site, RunConfig]:
-    """The received model, settings, this site, and the configuration its policy admits (or ``PolicyRefusal``)."""
-    request = RunConfig.from_mapping(context.run_config)
-    model, settings = _model_from(msg)
-    site = resolve_site(context, request, str(settings["run-dir"]))
-    return model, settings, site, on_site_hardware(site.policy.admit(request), context.node_config)
-
-
-def _replayed(msg: Message, context: Context, phase: str, answer) -> Message:
-    """``answer(model, settings, site, config) -> RecordDict``, or under DP the kept release of an earlier identical
-    request (``client.release_replay``): a repeated round is never released, nor paid for, twice."""
+def _received(msg: Message, default_phase: str) -> tuple[ReceivedSettings, dict]:
+    """The message's checked settings and its weights as tensors (``InvalidMessage`` if either is malformed)."""
     try:
-        model, settings, site, config = _open(msg, context)
-        replay = ReleaseReplay(site.state_dir, str(settings["run-id"])) if config.dp else None
-        server_round = int(settings.get("server-round", 0))
-        if replay is not None and (kept := replay.recall(server_round, phase)) is not None:
+        settings = received_settings(msg.content["config"], default_phase=default_phase)
+        state = msg.content["arrays"].to_torch_state_dict()
+    except InvalidMessage:
+        raise
+    except Exception as error:  # a missing record, an ArrayRecord that does not decode
+        raise InvalidMessage(f"the message cannot be read ({type(error).__name__})") from None
+    return settings, state
+
+
+def _open(settings: ReceivedSettings, state: dict, site: Site, request: RunConfig,
+          context: Context) -> tuple[Recommender, RunConfig]:
+    """The received model, checked against the site's own spec, and the configuration its policy admits."""
+    config = on_site_hardware(site.policy.admit(request), context.node_config)
+    config = config.replace(reference_time=settings.reference_time)
+    model = received_model(settings, state, site.model_spec, weight_bound=site.policy.max_received_weight)
+    return model, config
+
+
+def _replayed(msg: Message, context: Context, default_phase: str, answer) -> Message:
+    """``answer(model, settings, site, config) -> RecordDict``, or under DP the kept release of an earlier identical
+    request (``client.release_replay``): a repeated round is never released, nor paid for, twice.
+
+    Every refusal, whatever its cause, is the one generic reply of ``client.refusal``."""
+    settings, site, replay = None, None, None
+    try:
+        settings, state = _received(msg, default_phase)
+        request = RunConfig.from_mapping(context.run_config)
+        site = resolve_site(context, request, settings.run_dir)
+        check_refusal_limit(site.state_dir, settings.run_id)
+        model, config = _open(settings, state, site, request, context)
+        replay = ReleaseReplay(site.state_dir, settings.run_id) if config.dp else None
+        if replay is not None and (kept := replay.recall(settings.server_round, settings.phase)) is not None:
             return Message(content=kept, reply_to=msg)
         content = answer(model, settings, site, config)
-    except tuple(REFUSAL_CODES) as refusal:
-        return _refusal(msg, refusal)
     except MetricsWithheld as withheld:
         return Message(error=Error(code=METRICS_WITHHELD_CODE, reason=str(withheld)), reply_to=msg)
+    except Exception as error:  # noqa: BLE001 -- every cause gets the same answer; the site's log keeps it
+        return refuse(msg, error, state_dir=None if site is None else site.state_dir,
+                      run_id="" if settings is None else settings.run_id,
+                      server_round=0 if settings is None else settings.server_round,
+                      phase=default_phase if settings is None else settings.phase)
     if replay is not None:
-        replay.keep(server_round, phase, content)
+        replay.keep(settings.server_round, settings.phase, content)
     return Message(content=content, reply_to=msg)
 
 
@@ -104,20 +108,21 @@ def train(msg: Message, context: Context) -> Message:
 
     Also the pre-flight (``phase=preflight``) and personalisation (``phase=personalise``) messages.
     """
-    phase = str(msg.content["config"].get("phase", "")) or "train"
-    handler = {"preflight": _preflight, "personalise": _personalise}.get(phase, _train_round)
-    return _replayed(msg, context, phase, lambda *opened: handler(context, *opened))
+    handlers = {"preflight": _preflight, "personalise": _personalise}
+    return _replayed(msg, context, "train",
+                     lambda model, settings, site, config: handlers.get(settings.phase, _train_round)(
+                         context, model, settings, site, config))
 
 
-def _train_round(context, model, settings, site, config) -> RecordDict:
+def _train_round(context, model, settings: ReceivedSettings, site, config) -> RecordDict:
     evaluations = evaluation_releases(config, metrics=site.policy.metrics)
-    server_round = int(settings["server-round"])
-    torch.manual_seed(config.seed * 1_000 + server_round)  # negatives and dropout only; DP noise is secret
+    server_round = settings.server_round
+    torch.manual_seed(config.seed * 1_000 + server_round)  # dropout only: negatives are keyed per user, DP noise is secret
     outcome = run_private_round(
         model, site.catalogue, site.users, config,
-        state_dir=site.state_dir, partner=site.partner, run_id=str(settings["run-id"]),
+        state_dir=site.state_dir, partner=site.partner, run_id=settings.run_id,
         server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
-        proximal_mu=float(settings.get("proximal-mu", 0.0)),
+        proximal_mu=settings.proximal_mu,
     )
     metrics = {
         "num-examples": outcome.examples,
@@ -138,7 +143,7 @@ def _train_round(context, model, settings, site, config) -> RecordDict:
 def _preflight(context, model, settings, site, config) -> RecordDict:
     """Before round 1: the planned DP-SGD noise-to-signal (DP only) and, with popularity-prior, the item counts."""
     evaluations = evaluation_releases(config, metrics=site.policy.metrics)
-    run_id = str(settings["run-id"])
+    run_id = settings.run_id
     examples = dlrm_example_count(site.users, config.privacy_unit)
     metrics = {"examples": float(examples), "epsilon": -1.0}
     if config.dp:  # data-independent given the example count, which the plan treats as public
@@ -160,7 +165,7 @@ def _personalise(context, model, settings, site, config) -> RecordDict:
     """Fine-tune locally after federation; the personalised weights stay at the site, only noised NDCG goes out."""
     torch.manual_seed(config.seed * 1_000 + 999)
     answer = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
-                                 partner=site.partner, run_id=str(settings["run-id"]), max_epsilon=config.max_epsilon,
+                                 partner=site.partner, run_id=settings.run_id, max_epsilon=config.max_epsilon,
                                  evaluations=evaluation_releases(config, metrics=site.policy.metrics))
     if isinstance(answer, PrivateAnswer):
         metrics, head = _answer_metrics(answer), answer.signed_head
@@ -209,8 +214,8 @@ def _evaluate_round(context, model, settings, site, config) -> RecordDict:
                               "metrics=none)")
     if config.dp:
         answer = evaluate_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
-                                    partner=site.partner, run_id=str(settings["run-id"]),
-                                    server_round=int(settings.get("server-round", 0)),
+                                    partner=site.partner, run_id=settings.run_id,
+                                    server_round=settings.server_round,
                                     max_epsilon=config.max_epsilon,
                                     evaluations=evaluation_releases(config, metrics=site.policy.metrics))
         metrics, head = _answer_metrics(answer), answer.signed_head

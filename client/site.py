@@ -23,8 +23,9 @@ from pathlib import Path
 from flwr.app import Context
 
 from recmodel.config import RunConfig
-from recmodel.data.federated import check_sites_can_train, load_federated_data
+from recmodel.data.federated import check_sites_can_train, declared_model_spec, load_federated_data, model_spec_for
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.model.bundle import BundleSpec
 from recmodel.privacy.policy import SitePolicy
 
 SITE_KEYS = ("data-path", "state-dir", "partner-name", "device")  # site facts; the rest is its privacy policy
@@ -38,6 +39,7 @@ class Site:
     state_dir: Path
     policy: SitePolicy
     simulated: bool
+    model_spec: BundleSpec  # the architecture this site accepts (recmodel.privacy.received_message)
     attribute_names: tuple[str, ...] = ()
 
 
@@ -59,7 +61,7 @@ def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
     policy = (SitePolicy.from_file(config.site_policy, partner=partner) if config.site_policy
               else SitePolicy.mirroring(config, partner=partner))
     return Site(partner, data.catalogue, data.site_users(partition_id), Path(run_dir) / "partners" / partner,
-                policy, simulated=True, attribute_names=data.attribute_names)
+                policy, simulated=True, model_spec=model_spec_for(config, data), attribute_names=data.attribute_names)
 
 
 def _deployed_site(node: dict, config: RunConfig) -> Site:
@@ -71,7 +73,7 @@ def _deployed_site(node: dict, config: RunConfig) -> Site:
     policy_values = {key: value for key, value in node.items() if key not in SITE_KEYS}
     policy = SitePolicy.from_mapping(policy_values, partner=partner, source="the SuperNode's --node-config")
     return Site(partner, data.catalogue, data.site_users(0), state_dir, policy, simulated=False,
-                attribute_names=data.attribute_names)
+                model_spec=declared_model_spec(config), attribute_names=data.attribute_names)
 
 
 def partner_name(context: Context) -> str:

@@ -39,9 +39,7 @@ def check_site(context: Context, request: RunConfig) -> ConfigRecord:
 
 
 def _check_declared_schema(partner: str, attribute_names: tuple[str, ...], request: RunConfig) -> None:
-    if request.item_buckets == 0:
-        raise DataError("item-buckets=0 needs a catalogue every site shares (simulation only); a deployment hashes "
-                        "item ids: run with --run-config \"item-buckets=4096\" (or another row count)")
+    """(item-buckets > 0 is checked by ``resolve_site``, which builds the declared model spec.)"""
     declared = request.declared_attributes()
     if tuple(attribute_names) != declared:
         raise DataError(f"its events file has user attribute columns {list(attribute_names)}, but the declared "

@@ -28,6 +28,7 @@ MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise;
 MAX_LEARNING_RATE = 1e3
 MAX_NORM = 1e6
 MAX_NOISE = 1e6
+MAX_REFERENCE_TIME = 1e11  # seconds since 1970: the year 5138
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -88,6 +89,7 @@ class RunConfig:
     synthetic_items: int
     synthetic_categories: int
     min_interactions: int
+    reference_time: float
     user_attributes: str
     round_timeout: float
     max_update_norm: float
@@ -185,6 +187,8 @@ class RunConfig:
         _in_range(self, "central_clipping_norm", 0, MAX_NORM, "a clipping norm")
         _in_range(self, "round_timeout", 0, 7 * 24 * 3600, "a timeout in seconds")
         _in_range(self, "max_update_norm", 0, MAX_NORM, "an update norm bound", low_inclusive=True)
+        _in_range(self, "reference_time", 0, MAX_REFERENCE_TIME, "a time in seconds since 1970",
+                  low_inclusive=True)
         self.declared_attributes()
         if self.site_policy and not Path(self.site_policy).expanduser().is_file():
             raise ConfigError(f"site-policy: file '{self.site_policy}' does not exist; allowed: '' (simulated sites "

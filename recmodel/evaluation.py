@@ -119,5 +119,6 @@ def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, conf
                              validation=True)
     if model.profile is not None:
         result.update(evaluate_profiles(model.profile, catalogue, users, category_buckets=config.category_buckets,
-                                        attribute_buckets=config.attribute_buckets))
+                                        attribute_buckets=config.attribute_buckets,
+                                        reference_time=config.reference_time))
     return result

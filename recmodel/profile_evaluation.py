@@ -23,13 +23,14 @@ TOP = 5
 
 @torch.no_grad()
 def evaluate_profiles(model: ProfileModel, catalogue: Catalogue, users: Users, *, category_buckets: int,
-                      attribute_buckets: int) -> dict:
+                      attribute_buckets: int, reference_time: float) -> dict:
     """{"next-category-top5", "prior-top5", "reconstruction-mse", "mean-baseline-mse", "profile-users"}."""
     held = held_out_users(users)
     if not held.any():  # same keys everywhere, so federated aggregation stays consistent
         return {"next-category-top5": 0.0, "prior-top5": 0.0, "reconstruction-mse": 0.0, "mean-baseline-mse": 0.0,
                 "profile-users": 0}
-    inputs = summarise(catalogue, users, category_buckets=category_buckets, attribute_buckets=attribute_buckets)
+    inputs = summarise(catalogue, users, category_buckets=category_buckets, attribute_buckets=attribute_buckets,
+                       reference_time=reference_time)
     behaviour = inputs.features[:, : inputs.behaviour_dim]
     target = next_category_targets(catalogue, users, target="test")[held]
     model.eval()

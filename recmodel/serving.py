@@ -50,7 +50,8 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
     user's rows are the same whether exported alone, with others, or in the full export."""
     saved = load_model(run_dir)
     model = saved.model
-    config = RunConfig.from_mapping({**saved.run_config, "dataset": "synthetic", "site-policy": ""})
+    config = RunConfig.from_mapping({"reference-time": 0.0,  # model files written before the key existed
+                                     **saved.run_config, "dataset": "synthetic", "site-policy": ""})
     events = load_events(data_file)
     split = split_leave_last_out(events, item_buckets=model.spec.dlrm.item_buckets, category_buckets=config.category_buckets,
                                  attribute_buckets=config.attribute_buckets, min_interactions=1,
@@ -59,7 +60,8 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
         raise DataError(f"{data_file}: has user attributes {list(split.attribute_names)} but the model was trained "
                         f"with {model.spec.dlrm.num_user_attributes}; use data in the training run's schema")
     summaries = summarise(split.catalogue, split.users, category_buckets=config.category_buckets,
-                          attribute_buckets=config.attribute_buckets)
+                          attribute_buckets=config.attribute_buckets, reference_time=serving_reference_time(
+                              config, split.users.train_times))
     selected = np.arange(len(split.users))
     if users:
         row_of = {str(u): i for i, u in enumerate(split.users.user_ids)}
@@ -78,3 +80,11 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
         catalogue = with_trained_rows(catalogue, saved.item_ids)
     return ServingData(config, model, catalogue, split.users, summaries,
                        model.user_profiles(summaries.features), selected, known, events)
+
+
+def serving_reference_time(config: RunConfig, train_times: np.ndarray) -> float:
+    """The run's reference time for recency features; for model files without one, the served data's latest event
+    (serving stays at the site and releases nothing, so a site-wide statistic is harmless here)."""
+    if config.reference_time > 0 or len(train_times) == 0:
+        return config.reference_time
+    return float(train_times.max())

@@ -31,6 +31,8 @@ from server.preflight import run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.round_loop import run_rounds
+from server.reference_time import resolve_reference_time
+from server.refusals import RefusalReasons
 from server.run_directory import RunDirectory
 from server.site_checks import SiteChecks, SiteCheckFailed, run_site_checks
 from server.strategy import NoPartnerCanTrain, build_strategy
@@ -72,6 +74,7 @@ def main(grid: Grid, context: Context) -> None:
         if config.resume_from:
             checkpoint = load_checkpoint(Path(config.resume_from))
             check_resumable(checkpoint, config, Path(config.resume_from))
+        config = resolve_reference_time(config, data, checkpoint.run_config if checkpoint else None)
     except (ConfigError, DataError, SiteCheckFailed) as error:
         fail_in_one_line(f"fedrec: cannot start the run: {error}")
         raise
@@ -114,12 +117,14 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
         "run-dir": str(run.path),
         "run-id": checkpoint.ledger_run_id if checkpoint else f"{run.name}#{context.run_id}",
         "model-spec": json.dumps(spec.to_dict()),
+        "reference-time": config.reference_time,  # public: every site measures recency against it
     })
+    refusals = RefusalReasons(run.path if data is not None else None, str(settings["run-id"]))
     if checkpoint is None:
         baselines = {"popularity": baseline} if baseline else {}  # deployment: no exact baseline
         preflight = None
         if config.dp or config.popularity_prior:
-            preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed)
+            preflight = preflight_partners(grid, model, settings, config, data, recorder, checks.passed, refusals)
             if config.popularity_prior:
                 baselines["dp_popularity"] = preflight["prior"]
         if config.reference_baselines and config.central_evaluation and data is not None:  # simulation only
@@ -150,7 +155,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
                                              str(settings["run-id"]), config.to_mapping(), recorder_state(recorder),
                                              baselines, preflight))
 
-    strategy = build_strategy(config, num_nodes, recorder)
+    strategy = build_strategy(config, num_nodes, recorder, refusals)
     strategy.exhausted_nodes.update(checks.failures)  # failed their site check: they sit the run out
     first_round = 1
     if checkpoint is not None:
@@ -199,7 +204,8 @@ def _print_start(run: RunDirectory, config: RunConfig, data: FederatedData | Non
 
 
 def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, config: RunConfig,
-                       data: FederatedData | None, recorder: RoundRecorder, node_ids: list[int]) -> dict:
+                       data: FederatedData | None, recorder: RoundRecorder, node_ids: list[int],
+                       refusals: RefusalReasons) -> dict:
     """The pre-flight exchange; puts the sites' summed item counts into the global DLRM's ``item_prior``.
 
     Returns {"noise_to_signal": {partner: ratio}, "failures": [...], "prior": {...}}; ``prior`` holds the
@@ -208,7 +214,7 @@ def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, c
     """
     prior, facts = run_preflight(grid, ArrayRecord(model.state_dict()), settings, node_ids=node_ids,
                                  item_buckets=model.spec.dlrm.item_buckets, recorder=recorder,
-                                 timeout=config.round_timeout)
+                                 timeout=config.round_timeout, refusals=refusals)
     result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
     summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result}
     if prior is None:

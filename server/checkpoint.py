@@ -25,7 +25,7 @@ from server.recorder import PartnerState, RoundRecorder
 
 CHECKPOINT = Path("checkpoint") / "checkpoint.pt"
 FEDOPT_STATE = ("current_arrays", "m_t", "v_t")
-NOT_COMPARED = ("resume-from",)
+NOT_COMPARED = ("resume-from", "reference-time")  # the stopped run's resolved reference time is kept
 
 
 @dataclass

@@ -18,12 +18,15 @@ from flwr.serverapp import Grid
 
 from recmodel.privacy.item_counts import prior_from_counts
 from recmodel.privacy.preflight import preflight_line
+from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
 from server.recorder import PartnerState, RoundRecorder
+from server.refusals import RefusalReasons
 
 
 def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, node_ids: list[int], item_buckets: int,
-                  recorder: RoundRecorder, timeout: float = 3600) -> tuple[np.ndarray | None, dict]:
+                  recorder: RoundRecorder, timeout: float = 3600,
+                  refusals: RefusalReasons | None = None) -> tuple[np.ndarray | None, dict]:
     """Ask the partners ``node_ids``; returns (item prior [item_buckets] float32 or None, facts).
 
     ``facts``: {"partners": answering partner names, "noise_std": per-row std of each item-count answer,
@@ -36,7 +39,11 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
     facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "failures": []}
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
-            facts["failures"].append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
+            node = reply.metadata.src_node_id
+            reason = f"node {node}: {reply.error.reason}"
+            if refusals is not None and reply.error.code == REFUSED_CODE:
+                reason = refusals.explain(recorder.name_of_node(node))[1]
+            facts["failures"].append(reason)
             continue
         info, metrics = reply.content["partner"], reply.content["metrics"]
         name = str(info["partner"])

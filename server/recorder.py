@@ -26,7 +26,9 @@ class PartnerState:
 
     name: str
     node_id: int | None = None
-    status: str = "active"  # active | budget-exhausted | policy-refused | ledger-integrity | site-check-failed
+    status: str = "active"  # active | site-check-failed | refused (deployment: a site never says why) | in
+    # simulation the kind in the site's own log: budget-exhausted | policy-refused | ledger-integrity |
+    # invalid-message | plan-cannot-run | rate-limited | error
     epsilon: float | None = None
     max_epsilon: float | None = None
     noise_multiplier: float | None = None
@@ -79,7 +81,7 @@ class RoundRecorder:
     def _partner(self, name: str) -> PartnerState:
         return self.partners.setdefault(name, PartnerState(name))
 
-    def _name_of_node(self, node_id: int, reason: str = "") -> str:
+    def name_of_node(self, node_id: int, reason: str = "") -> str:
         for state in self.partners.values():
             if state.node_id == node_id:
                 return state.name
@@ -136,14 +138,14 @@ class RoundRecorder:
         for node, name in checks.names.items():
             self._partner(name).node_id = node
         for node, reason in sorted(checks.failures.items()):
-            state = self._partner(self._name_of_node(node, reason))
+            state = self._partner(self.name_of_node(node, reason))
             state.node_id, state.status = node, "site-check-failed"
             state.messages.append(f"site check: {reason}")
             print(f"site check failed: {reason}; it sits this run out", flush=True)
 
     def partner_left_out(self, server_round: int, node_id: int, reason: str, status: str) -> None:
         """A refusal (budget, policy, ledger integrity): the partner takes no further part in the run."""
-        state = self._partner(self._name_of_node(node_id, reason))
+        state = self._partner(self.name_of_node(node_id, reason))
         state.node_id, state.status = node_id, status
         state.messages.append(f"round {server_round}: {reason}")
         print(f"round {server_round}: {reason} It is left out of later rounds.", flush=True)
@@ -164,7 +166,7 @@ class RoundRecorder:
         self.partner_failed(server_round, node_id, reason)
 
     def partner_failed(self, server_round: int, node_id: int, reason: str) -> None:
-        state = self._partner(self._name_of_node(node_id, reason))
+        state = self._partner(self.name_of_node(node_id, reason))
         state.node_id = node_id
         state.messages.append(f"round {server_round}: failed: {reason}")
         self.partner_failures.setdefault(server_round, {})[state.name] = reason

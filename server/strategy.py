@@ -2,8 +2,9 @@
 
 ``BudgetAwareStrategy`` wraps any strategy (FedAvg family, or Flower's
 ``DifferentialPrivacyServerSideFixedClipping`` around one): a partner that
-refuses (``budget-exhausted``, ``policy-refused`` because the run config asks
-for less privacy than its policy allows, ``ledger-integrity``) is left out of
+refuses (one generic answer whatever the cause: a spent budget, a run config
+weaker than its policy, a damaged ledger, an invalid message;
+``server.refusals`` says what can be said of it) is left out of
 every later round (training and evaluation); other failed replies are
 recorded and left out of that round's aggregate only. When no partner can train any more (or, with central DP,
 when any partner drops out: its noise is calibrated to all of them),
@@ -21,16 +22,13 @@ from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
 from recmodel.config import RunConfig
-from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE
-from recmodel.privacy.ledger import LEDGER_INTEGRITY_CODE
-from recmodel.privacy.policy import POLICY_REFUSED_CODE
+from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
 from server.recorder import RoundRecorder
+from server.refusals import RefusalReasons
 from server.update_checks import reply_problem
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
-REFUSALS = {BUDGET_EXHAUSTED_CODE: "budget-exhausted", POLICY_REFUSED_CODE: "policy-refused",
-            LEDGER_INTEGRITY_CODE: "ledger-integrity"}  # error code -> partner status
 UNIT_WEIGHT_KEY = "unit-weight"  # every partner sends 1.0: equal weights, as accounted central DP requires
 
 
@@ -40,8 +38,9 @@ class NoPartnerCanTrain(Exception):
 
 class BudgetAwareStrategy(Strategy):
     def __init__(self, inner: Strategy, recorder: RoundRecorder, config: RunConfig, *,
-                 needs_every_partner: bool = False) -> None:
+                 needs_every_partner: bool = False, refusals: RefusalReasons | None = None) -> None:
         self.inner = inner
+        self.refusals = refusals if refusals is not None else RefusalReasons(None, "")
         self.config = config
         self.recorder = recorder
         self.needs_every_partner = needs_every_partner
@@ -82,10 +81,10 @@ class BudgetAwareStrategy(Strategy):
             if not reply.has_error():
                 continue
             node = self._node_of(reply)
-            status = REFUSALS.get(reply.error.code)
-            if status is not None:
+            if reply.error.code == REFUSED_CODE:
+                status, reason = self.refusals.explain(self.recorder.name_of_node(node))
                 self.exhausted_nodes.add(node)
-                self.recorder.partner_left_out(server_round, node, str(reply.error.reason), status)
+                self.recorder.partner_left_out(server_round, node, reason, status)
             else:
                 self.recorder.partner_failed(server_round, node, str(reply.error.reason))
 
@@ -150,7 +149,8 @@ def with_dtypes_of(arrays: ArrayRecord, reference: dict) -> ArrayRecord:
                         for name, tensor in state.items()})
 
 
-def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -> BudgetAwareStrategy:
+def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder,
+                   refusals: RefusalReasons | None = None) -> BudgetAwareStrategy:
     options = dict(
         fraction_train=1.0,
         fraction_evaluate=1.0,
@@ -177,4 +177,4 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder) -
         ))
         inner = DifferentialPrivacyServerSideFixedClipping(
             inner, config.central_noise_multiplier, config.central_clipping_norm, num_nodes, accountant=accountant)
-    return BudgetAwareStrategy(inner, recorder, config, needs_every_partner=config.central_dp)
+    return BudgetAwareStrategy(inner, recorder, config, needs_every_partner=config.central_dp, refusals=refusals)

@@ -31,11 +31,11 @@ def profile_example_count(users: Users) -> int:
 
 
 def profile_training_examples(catalogue: Catalogue, users: Users, *, category_buckets: int,
-                              attribute_buckets: int) -> TensorDataset:
+                              attribute_buckets: int, reference_time: float) -> TensorDataset:
     """(features [n, F], behaviour [n, F_b], next category [n]) for non-held-out users."""
     train = ~held_out_users(users)
     inputs = summarise(catalogue, users, category_buckets=category_buckets, attribute_buckets=attribute_buckets,
-                       drop_last=True)
+                       reference_time=reference_time, drop_last=True)
     targets = next_category_targets(catalogue, users, target="last_train")
     features = inputs.features[train]
     return TensorDataset(torch.from_numpy(features), torch.from_numpy(features[:, : inputs.behaviour_dim].copy()),

@@ -39,8 +39,12 @@ def profile_feature_dim(category_buckets: int, num_attributes: int, attribute_bu
 
 
 def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attribute_buckets: int,
-              drop_last: bool = False, reference_time: float | None = None) -> ProfileInputs:
-    """Summaries of every user's train interactions (``drop_last``: without each user's last one)."""
+              reference_time: float, drop_last: bool = False) -> ProfileInputs:
+    """Summaries of every user's train interactions (``drop_last``: without each user's last one).
+
+    ``reference_time`` (seconds): recency is measured against it, a public value (the run config's resolved
+    ``reference-time``), never against the site's own latest event: each user's row depends on that user alone.
+    """
     counts = np.diff(users.train_offsets)
     keep = np.ones(len(users.train_items), dtype=bool)
     if drop_last:
@@ -56,8 +60,7 @@ def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attr
     np.add.at(mix, (user_of, levels), 1.0)
     last_time = np.full(len(users), -np.inf)
     np.maximum.at(last_time, user_of, times)
-    reference = float(times.max()) if reference_time is None and len(times) else (reference_time or 0.0)
-    recency = np.log1p(np.clip(reference - last_time, 0, None) / SECONDS_PER_DAY) / PRICE_SCALE
+    recency = np.log1p(np.clip(float(reference_time) - last_time, 0, None) / SECONDS_PER_DAY) / PRICE_SCALE
     recency[~np.isfinite(recency)] = 0.0
     price = np.zeros(len(users))
     np.add.at(price, user_of, catalogue.price_feature[items])

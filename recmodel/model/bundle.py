@@ -54,5 +54,5 @@ def site_profiles(recommender: Recommender, catalogue: Catalogue, users: Users, 
     if recommender.profile is None:
         return None
     inputs = summarise(catalogue, users, category_buckets=config.category_buckets,
-                       attribute_buckets=config.attribute_buckets)
+                       attribute_buckets=config.attribute_buckets, reference_time=config.reference_time)
     return recommender.user_profiles(inputs.features)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from recmodel.privacy.accounting import epsilon_of
 
-BUDGET_EXHAUSTED_CODE = 4030  # error code of a partner's "budget-exhausted" reply
 
 
 @dataclass(frozen=True)

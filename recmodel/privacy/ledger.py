@@ -39,7 +39,6 @@ LEDGER_FILE = "ledger.jsonl"
 HEAD_FILE = "head.json"
 LOCK_FILE = "ledger.lock"
 UNHASHED = ("hash", "signature")
-LEDGER_INTEGRITY_CODE = 4032  # error code of a site's "ledger-integrity" refusal
 
 
 @dataclass(frozen=True)

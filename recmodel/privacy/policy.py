@@ -8,7 +8,12 @@ The coordinator sends the run config; the site decides. A site's policy fixes:
 - ``accountant``: ``prv`` (default) or ``rdp``,
 - ``max-epsilon``: its lifetime cap (required at a real site),
 - ``metrics``: what may leave besides the DP model update: ``noised``
-  (Gaussian-noised evaluation sums, accounted in the ledger; default) or ``none``.
+  (Gaussian-noised evaluation sums, accounted in the ledger; default) or ``none``,
+- ``max-received-weight``: the largest weight magnitude it accepts from the
+  coordinator (``recmodel.privacy.received_message``; default 1e4).
+
+A key the site does not know is an error naming it (a misspelt ``max-epsilom``
+must not leave the site without the cap its operator meant to set).
 
 Sources: a real site's ``--node-config`` (same keys), or in simulation a TOML
 file named by the run config's ``site-policy`` (a ``[default]`` table and one
@@ -25,6 +30,7 @@ a less conservative accountant, a larger cap). Stricter requests are honoured.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass
@@ -32,10 +38,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from recmodel.config import ACCOUNTANTS, PRIVACY_UNITS, ConfigError, RunConfig
+from recmodel.privacy.received_message import DEFAULT_MAX_RECEIVED_WEIGHT
 
-POLICY_REFUSED_CODE = 4031  # error code of a partner's "policy-refused" reply
 METRIC_RELEASES = ("noised", "none")
-POLICY_KEYS = ("dp", "privacy-unit", "delta", "accountant", "max-epsilon", "metrics")
+POLICY_KEYS = ("dp", "privacy-unit", "delta", "accountant", "max-epsilon", "metrics", "max-received-weight")
 DEFAULT_DELTA = 1e-5
 
 
@@ -63,12 +69,18 @@ class SitePolicy:
     metrics: str
     source: str  # where the policy came from, for reports
     mirrors_run_config: bool = False  # simulation without a policy file
+    max_received_weight: float = DEFAULT_MAX_RECEIVED_WEIGHT
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, partner: str, source: str,
                      require_cap: bool = True) -> "SitePolicy":
-        """Read policy keys (hyphenated, as in ``--node-config``); unknown keys are left to the caller."""
+        """Read policy keys (hyphenated, as in ``--node-config``); an unknown key is a ``ConfigError`` naming it."""
         where = f"privacy policy of partner '{partner}' ({source})"
+        for key in values:
+            if key not in POLICY_KEYS:
+                close = difflib.get_close_matches(str(key), POLICY_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ConfigError(f"{where}: unknown key '{key}'; {hint}allowed: {', '.join(POLICY_KEYS)}")
         if require_cap and "max-epsilon" not in values:
             raise ConfigError(f"{where} has no max-epsilon: a site sets its own lifetime cap, "
                               "e.g. --node-config \"max-epsilon=8.0 ...\"")
@@ -81,6 +93,8 @@ class SitePolicy:
             max_epsilon=_number(values.get("max-epsilon", math.inf), "max-epsilon", where),
             metrics=str(values.get("metrics", "noised")),
             source=source,
+            max_received_weight=_number(values.get("max-received-weight", DEFAULT_MAX_RECEIVED_WEIGHT),
+                                        "max-received-weight", where),
         )
         policy._validate(where)
         return policy
@@ -118,6 +132,9 @@ class SitePolicy:
             raise ConfigError(f"{where}: delta must be in (0, 1) (got {self.delta})")
         if not 0 < self.max_epsilon < math.inf:
             raise ConfigError(f"{where}: max-epsilon must be a finite number > 0 (got {self.max_epsilon})")
+        if not 0 < self.max_received_weight < math.inf:
+            raise ConfigError(f"{where}: max-received-weight must be a finite number > 0 (got "
+                              f"{self.max_received_weight})")
         if self.metrics not in METRIC_RELEASES:
             raise ConfigError(f"{where}: metrics '{self.metrics}'; allowed: {', '.join(METRIC_RELEASES)}")
 
@@ -149,7 +166,7 @@ class SitePolicy:
     def to_dict(self) -> dict:
         return {"partner": self.partner, "dp": self.dp, "privacy_unit": self.privacy_unit, "delta": self.delta,
                 "accountant": self.accountant, "max_epsilon": self.max_epsilon, "metrics": self.metrics,
-                "source": self.source}
+                "max_received_weight": self.max_received_weight, "source": self.source}
 
 
 def _boolean(value: Any, key: str, where: str) -> bool:

@@ -82,7 +82,8 @@ def run_private_round(
     if recommender.profile is not None:
         tasks.append(LocalTask("profile", recommender.profile,
                                profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
-                                                         attribute_buckets=config.attribute_buckets),
+                                                         attribute_buckets=config.attribute_buckets,
+                                                         reference_time=config.reference_time),
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
     dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, server_round),
                                            item_prior=recommender.dlrm.item_prior.numpy())

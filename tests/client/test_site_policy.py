@@ -15,9 +15,8 @@ from flwr.supercore.task_identity import TaskIdentity
 from client.app import evaluate, train
 from recmodel.model.bundle import Recommender
 from recmodel.privacy.accounting import epsilon_of
-from recmodel.privacy.budget import BUDGET_EXHAUSTED_CODE
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
-from recmodel.privacy.policy import POLICY_REFUSED_CODE
+from recmodel.privacy.site_log import REFUSED_CODE, REFUSED_REASON, refusals
 from simulations.defaults import app_config_values
 from tests.conftest import TINY
 
@@ -54,7 +53,7 @@ def _call(handler, spent_site, tiny_spec, message_type, **run_config):
     values.update({key.replace("_", "-"): value for key, value in TINY.items()})
     values.update({"site-policy": str(policy), "max-epsilon": 1.0, **run_config})
     settings = ConfigRecord({"run-dir": str(state.parents[1]), "run-id": "now", "server-round": 1,
-                             "model-spec": json.dumps(tiny_spec.to_dict())})
+                             "model-spec": json.dumps(tiny_spec.to_dict()), "reference-time": 1e9})
     torch.manual_seed(0)
     message = Message(RecordDict({"arrays": ArrayRecord(Recommender(tiny_spec).state_dict()), "config": settings}),
                       dst_node_id=7, message_type=message_type)
@@ -68,6 +67,11 @@ def _call(handler, spent_site, tiny_spec, message_type, **run_config):
     return reply
 
 
+def _logged_reason(spent_site) -> str:
+    """The reason the site wrote to its own log for its latest refusal (the reply carries none)."""
+    return refusals(spent_site[1], "now")[-1]["detail"]
+
+
 @pytest.mark.parametrize("request_key, request_value, requested, site_value", [
     ("dp", False, "false", "true"),
     ("privacy-unit", "event", "event", "user"),
@@ -77,22 +81,23 @@ def _call(handler, spent_site, tiny_spec, message_type, **run_config):
 def test_a_weaker_run_config_is_refused_before_training(spent_site, tiny_spec, request_key, request_value,
                                                         requested, site_value):
     reply = _call(train, spent_site, tiny_spec, MessageType.TRAIN, **{request_key: request_value})
-    assert reply.has_error() and reply.error.code == POLICY_REFUSED_CODE
-    reason = reply.error.reason
+    assert reply.has_error() and (reply.error.code, reply.error.reason) == (REFUSED_CODE, REFUSED_REASON)
+    reason = _logged_reason(spent_site)
     assert reason.startswith(f"policy-refused: partner 'partner-0': the run config asks {request_key}={requested}, "
                              f"but the site's privacy policy has {request_key}={site_value}")
 
 
 def test_an_evaluation_request_is_refused_the_same_way(spent_site, tiny_spec):
     reply = _call(evaluate, spent_site, tiny_spec, MessageType.EVALUATE, **{"target-delta": 1e-3})
-    assert reply.has_error() and reply.error.code == POLICY_REFUSED_CODE
+    assert reply.has_error() and (reply.error.code, reply.error.reason) == (REFUSED_CODE, REFUSED_REASON)
+    assert _logged_reason(spent_site).startswith("policy-refused: partner 'partner-0'")
 
 
 def test_an_admissible_run_config_still_meets_the_spent_budget(spent_site, tiny_spec):
     """Stricter than the policy (a smaller delta) is admitted; the spent ledger then refuses the round."""
     reply = _call(train, spent_site, tiny_spec, MessageType.TRAIN, **{"target-delta": 1e-6})
-    assert reply.has_error() and reply.error.code == BUDGET_EXHAUSTED_CODE
-    assert "above its cap max-epsilon=1" in reply.error.reason
+    assert reply.has_error() and (reply.error.code, reply.error.reason) == (REFUSED_CODE, REFUSED_REASON)
+    assert "above its cap max-epsilon=1" in _logged_reason(spent_site)
 
 
 def test_without_dp_a_simulated_site_answers_exact_sums(tmp_path, tiny_spec, tiny_data):
@@ -101,7 +106,7 @@ def test_without_dp_a_simulated_site_answers_exact_sums(tmp_path, tiny_spec, tin
     values.update({key.replace("_", "-"): value for key, value in TINY.items()})
     values["dp"] = False
     settings = ConfigRecord({"run-dir": str(tmp_path), "run-id": "now", "server-round": 1,
-                             "model-spec": json.dumps(tiny_spec.to_dict())})
+                             "model-spec": json.dumps(tiny_spec.to_dict()), "reference-time": 1e9})
     message = Message(RecordDict({"arrays": ArrayRecord(Recommender(tiny_spec).state_dict()), "config": settings}),
                       dst_node_id=7, message_type=MessageType.EVALUATE)
     context = Context(run_id=1, node_id=7, node_config={"partition-id": 0, "num-partitions": 2}, state=RecordDict(),

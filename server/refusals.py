@@ -1,0 +1,38 @@
+"""What the coordinator can say about a partner's refusal.
+
+A site answers every refusal alike (``client.refusal``): code ``REFUSED_CODE``, reason ``refused``. In a
+deployment that is all the coordinator learns, and it says so. In simulation the server plays every site and
+may read their files, so it reads the refusing site's own log (``recmodel.privacy.site_log``) and prints the
+real reason, marked as read from the simulated site's log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recmodel.privacy.site_log import SITE_LOG_FILE, refusals
+
+GENERIC_STATUS = "refused"
+
+
+class RefusalReasons:
+    """``run_dir``: the simulation's run directory (sites' state under ``partners/<name>``), None in a deployment."""
+
+    def __init__(self, run_dir: Path | None, run_id: str) -> None:
+        self.run_dir, self.run_id = run_dir, run_id
+
+    def explain(self, partner: str) -> tuple[str, str]:
+        """(status, one-line reason) for ``partner``'s latest refusal in this run."""
+        generic = (GENERIC_STATUS, f"partner '{partner}' refused (a site never says why; its operator finds the "
+                                   f"reason in <state-dir>/{SITE_LOG_FILE})")
+        if self.run_dir is None:
+            return generic
+        records = refusals(self.run_dir / "partners" / partner, self.run_id)
+        if not records:
+            return generic
+        kind, detail = str(records[-1]["kind"]), str(records[-1]["detail"]).strip()
+        if kind == "error":  # a traceback: its last line names the exception
+            detail = f"unexpected error at partner '{partner}': {detail.splitlines()[-1]}"
+        if not detail.startswith(kind):
+            detail = f"{kind}: {detail}"
+        return kind, f"{detail} [from the simulated site's own log]"
