@@ -178,7 +178,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     personalisation = None
     if config.personalise:
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
-                                               recorder=recorder, top_k=k)
+                                               recorder=recorder, top_k=k, refusals=refusals)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
                                    strategy.central_privacy_spent(), personalisation,
                                    None if data is None else data.catalogue.item_ids, preflight)

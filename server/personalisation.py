@@ -12,10 +12,12 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
 from server.recorder import RoundRecorder
+from server.refusals import RefusalReasons
 
 
 def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, exclude: set[int],
-                         recorder: RoundRecorder, top_k: int, timeout: float = 3600) -> dict:
+                         recorder: RoundRecorder, top_k: int, timeout: float = 3600,
+                         refusals: RefusalReasons | None = None) -> dict:
     """Send the final global model with ``phase=personalise``; returns per-partner and pooled NDCG@K."""
     config = ConfigRecord({**dict(settings), "phase": "personalise", "server-round": 0})
     nodes = [n for n in grid.get_node_ids() if n not in exclude]
@@ -24,7 +26,8 @@ def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord
     partners, failures = {}, []
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
-            failures.append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
+            reason = (refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node)
+            failures.append(reason)
             continue
         info, metrics = reply.content["partner"], next(iter(reply.content.metric_records.values()))
         name = str(info["partner"])

@@ -18,7 +18,6 @@ from flwr.serverapp import Grid
 
 from recmodel.privacy.item_counts import prior_from_counts
 from recmodel.privacy.preflight import preflight_line
-from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
 from server.recorder import PartnerState, RoundRecorder
 from server.refusals import RefusalReasons
@@ -39,10 +38,7 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
     facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "failures": []}
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
-            node = reply.metadata.src_node_id
-            reason = f"node {node}: {reply.error.reason}"
-            if refusals is not None and reply.error.code == REFUSED_CODE:
-                reason = refusals.explain(recorder.name_of_node(node))[1]
+            reason = (refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node)
             facts["failures"].append(reason)
             continue
         info, metrics = reply.content["partner"], reply.content["metrics"]

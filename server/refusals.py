@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recmodel.privacy.site_log import SITE_LOG_FILE, refusals
+from recmodel.privacy.site_log import REFUSED_CODE, SITE_LOG_FILE, refusals
 
 GENERIC_STATUS = "refused"
 
@@ -36,3 +36,10 @@ class RefusalReasons:
         if not detail.startswith(kind):
             detail = f"{kind}: {detail}"
         return kind, f"{detail} [from the simulated site's own log]"
+
+    def failure(self, reply, name_of_node) -> str:
+        """One line for an error reply from node ``reply.metadata.src_node_id`` (``name_of_node(node) -> name``)."""
+        node = reply.metadata.src_node_id
+        if reply.error.code == REFUSED_CODE:
+            return self.explain(name_of_node(node))[1]
+        return f"node {node}: {reply.error.reason}"

@@ -35,7 +35,7 @@ from dp_accounting import pld, rdp
 from recmodel.privacy.ledger import GENESIS_HASH, HEAD_FILE, LEDGER_FILE, MECHANISM, entry_hash
 from recmodel.privacy.noised_release import GAUSSIAN
 from recmodel.privacy.release_summary import releases_by_kind
-from recmodel.privacy.site_key import PUBLIC_KEY_FILE, head_message, key_id, verify
+from recmodel.privacy.site_key import PUBLIC_KEY_FILE, head_file_message, head_message, key_id, verify
 
 PLD_DISCRETISATION = 1e-3  # dp-accounting's PLD grid; pessimistic, 10x faster than its 1e-4 default and within
                            # 1e-4 of it on this project's settings
@@ -96,6 +96,14 @@ def _read_lines(path: Path, audit: LedgerAudit) -> list[tuple[int, dict]]:
     return parsed
 
 
+def _is_release(entry: dict) -> bool:
+    """Whether an entry's steps, noise multiplier and sample rate describe a release an accountant can compose."""
+    steps, sigma, rate = entry["steps"], entry["noise_multiplier"], entry["sample_rate"]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (sigma, rate))
+    return (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1 and numbers
+            and sigma > 0 and 0 < rate <= 1)
+
+
 def _event(entry: dict) -> dp_accounting.DpEvent:
     """The dp-accounting event of one entry: ``steps`` self-composed (Poisson-subsampled) Gaussian steps."""
     gaussian = dp_accounting.GaussianDpEvent(float(entry["noise_multiplier"]))
@@ -127,14 +135,35 @@ def audit_ledger(path: str | Path, *, public_key: str | None = None, recorded: d
     _check_entries(lines, audit, public_key)
     _summarise_releases(lines, audit)
     head_file = path.parent / HEAD_FILE
-    head = json.loads(head_file.read_text(encoding="utf-8")) if head_file.is_file() else None
+    head = _read_head(head_file, audit)
     if audit.partner == "?":  # an emptied ledger: the name comes from the signed heads
         audit.partner = str((head or {}).get("partner") or (recorded or {}).get("name") or "?")
+    if head is None and not (recorded or {}).get("signed_heads") and not head_file.is_file():
+        audit.problems.append(f"{path}: no signed head anchors this ledger ({HEAD_FILE} beside it, or the "
+                              "coordinator's record of the site's signed heads): an emptied or tail-cut ledger "
+                              "could not be told from a whole one")
     if head is not None and public_key is not None:
         _check_signed_head(lines, head, public_key, audit, who=f"the site's own signed head ({head_file.name})")
+        if "file_signature" in head and not verify(public_key, head_file_message(head), str(head["file_signature"])):
+            audit.problems.append(f"{head_file}: its fields (spend, epsilon, ...) do not carry the site's "
+                                  "signature: the head was edited")
     if recorded:
         _check_coordinator_record(lines, recorded, public_key, audit)
     return audit
+
+
+def _read_head(head_file: Path, audit: LedgerAudit) -> dict | None:
+    """The site's ``head.json``, or None when absent; an unreadable one is a problem of the audit."""
+    if not head_file.is_file():
+        return None
+    try:
+        head = json.loads(head_file.read_text(encoding="utf-8"))
+        if isinstance(head, dict):
+            return head
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    audit.problems.append(f"{head_file}: cannot be read as a signed head (damaged or edited)")
+    return None
 
 
 def _check_entries(lines: list[tuple[int, dict]], audit: LedgerAudit, public_key: str | None) -> None:
@@ -174,6 +203,11 @@ def _check_epsilon(entry: dict, check: EntryCheck, rdp_accountant, pld_accountan
         return
     if entry["mechanism"] == GAUSSIAN and float(entry["sample_rate"]) != 1.0:
         check.problems.append(f"line {number}: a '{GAUSSIAN}' release must have sample rate 1")
+    if not _is_release(entry):
+        check.problems.append(f"line {number}: steps {entry['steps']!r}, noise multiplier "
+                              f"{entry['noise_multiplier']!r}, sample rate {entry['sample_rate']!r}: not a release "
+                              "(steps a whole number >= 1, noise > 0, rate in (0, 1]); left out of the composition")
+        return
     delta = float(entry["delta"])
     event = _event(entry)
     rdp_accountant.compose(event)
@@ -203,7 +237,7 @@ def _summarise_releases(lines: list[tuple[int, dict]], audit: LedgerAudit) -> No
         for kind, entries in kinds.items():
             accountant = pld.PLDAccountant(value_discretization_interval=PLD_DISCRETISATION)
             for entry in entries:
-                if entry["mechanism"] in (MECHANISM, GAUSSIAN):
+                if entry["mechanism"] in (MECHANISM, GAUSSIAN) and _is_release(entry):
                     accountant.compose(_event(entry))
             audit.releases[kind] = {"count": len(entries),
                                     "epsilon_alone": float(accountant.get_epsilon(float(entries[-1]["delta"])))}

@@ -9,7 +9,11 @@ signature of ``hash``, so nobody without the site's key can rebuild a
 consistent chain.
 
 After each append the site writes ``head.json``: the signed head (entry count
-and last hash). A ledger found shorter than its head, or rewritten, makes the
+and last hash) and the spend so far, every field covered by ``file_signature``
+(the site's signature of the whole head). Before every release the site checks
+the head's signature, then the whole chain: each entry's hash, its link to the
+one before and its signature. A ledger found shorter than its head, with an
+edited, inserted, deleted or reordered line, or a head edited by hand makes the
 site refuse to release anything (``LedgerIntegrityError``): a site never
 forgets its spend. Lines and the head are fsynced before ``append`` returns:
 callers append *before* the release leaves the node, so a crash can
@@ -31,7 +35,8 @@ from typing import Iterator
 
 from recmodel.atomic_write import write_atomically
 from recmodel.privacy.release_summary import releases_by_kind
-from recmodel.privacy.site_key import PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_message
+from recmodel.privacy.site_key import (PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_file_message, head_message,
+                                       verify)
 
 GENESIS_HASH = "0" * 64
 MECHANISM = "poisson_subsampled_gaussian"
@@ -147,7 +152,8 @@ class PrivacyLedger:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def check_continuity(self) -> None:
-        """Raise ``LedgerIntegrityError`` when the ledger lost or changed entries the site already signed."""
+        """Raise ``LedgerIntegrityError`` when the ledger lost or changed entries the site already signed, or its
+        head was edited: the head's signature, then every entry's hash, link and signature."""
         state = self.path.parent
         head_path = state / HEAD_FILE
         if not head_path.is_file():
@@ -157,8 +163,13 @@ class PrivacyLedger:
                     f"head ({HEAD_FILE}) is gone. The site refuses to release anything until an operator restores "
                     "the ledger and its head.")
             return
-        recorded = json.loads(head_path.read_text(encoding="utf-8"))
-        entries = self.entries()
+        recorded = self.read_head()
+        try:
+            entries = self.entries()
+        except ValueError as error:
+            raise LedgerIntegrityError(f"state dir {state}: {error}. The site refuses to release anything until an "
+                                       f"operator restores the ledger or runs: fedrec site acknowledge-ledger-loss "
+                                       f"{state} --note ...") from None
         count, head = int(recorded["entries"]), str(recorded["head"])
         if len(entries) < count:
             missing = count - len(entries)
@@ -171,6 +182,48 @@ class PrivacyLedger:
                                        "signed last; the ledger was rewritten. The site refuses to release anything "
                                        "until an operator restores the ledger or runs: fedrec site "
                                        f"acknowledge-ledger-loss {state} --note ...")
+        broken = self.first_broken_entry(entries)
+        if broken is not None:
+            raise LedgerIntegrityError(f"state dir {state}: {LEDGER_FILE} entry {broken[0]}: {broken[1]}; the ledger "
+                                       "was edited. The site refuses to release anything until an operator restores "
+                                       f"the ledger or runs: fedrec site acknowledge-ledger-loss {state} --note ...")
+
+    def read_head(self) -> dict:
+        """``head.json``, checked: readable, and (at a signed site) every field under the site's signature.
+
+        A head written before ``file_signature`` existed has none; it is accepted for continuity (the chain it
+        anchors is verified entry by entry) but not as evidence of spend (``recmodel.privacy.ledger_recovery``).
+        """
+        head_path = self.path.parent / HEAD_FILE
+        try:
+            head = json.loads(head_path.read_text(encoding="utf-8"))
+            int(head["entries"]), str(head["head"])
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise LedgerIntegrityError(f"state dir {head_path.parent}: {HEAD_FILE} cannot be read ({error}); the "
+                                       "site refuses to release anything until an operator restores it from a "
+                                       "backup") from None
+        key = self.key if self.signed and (self.path.parent / PRIVATE_KEY_FILE).exists() else None
+        if key is not None and "file_signature" in head and not verify(
+                key.public_pem, head_file_message(head), str(head["file_signature"])):
+            raise LedgerIntegrityError(f"state dir {head_path.parent}: {HEAD_FILE} does not carry the site's signature "
+                                       "over its fields: it was edited. The site refuses to release anything until "
+                                       "an operator restores it from a backup")
+        return head
+
+    def first_broken_entry(self, entries: list[dict]) -> tuple[int, str] | None:
+        """(1-based entry number, what is wrong) of the first entry whose hash, link or signature fails, or None."""
+        key = self.key if self.signed and (self.path.parent / PRIVATE_KEY_FILE).exists() else None
+        previous = GENESIS_HASH
+        for number, entry in enumerate(entries, start=1):
+            if entry.get("prev_hash") != previous:
+                return number, "its link to the entry before is broken (a line was deleted, inserted or reordered)"
+            if entry_hash(entry) != entry.get("hash"):
+                return number, "its content does not match its hash (the line was edited)"
+            if key is not None and not verify(key.public_pem, str(entry["hash"]).encode("ascii"),
+                                              str(entry.get("signature", ""))):
+                return number, "its signature is not the site's"
+            previous = entry["hash"]
+        return None
 
     def append(self, event: DPEvent) -> dict:
         """Chain, sign, write, flush and fsync one event, then the signed head; returns the written entry."""
@@ -206,6 +259,7 @@ class PrivacyLedger:
                                                 "max_grad_norm", "population")}
         head = dict(self._signed(partner, len(entries), last["hash"]), partner=partner, **facts,
                     spend=[[sigma, rate, mechanism, steps] for (sigma, rate, mechanism), steps in spend.items()])
+        head["file_signature"] = self.key.sign(head_file_message(head))  # every field, not only the head
         write_atomically(self.path.parent / HEAD_FILE,
                          lambda tmp: tmp.write_text(json.dumps(head, sort_keys=True), encoding="utf-8"))
         fsync_directory(self.path.parent)

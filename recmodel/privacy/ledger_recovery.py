@@ -8,13 +8,14 @@ ledger is kept aside (renamed, never deleted), and a new ledger starts with
 the spend the last signed head recorded (``head.json`` keeps every distinct
 mechanism and its total steps), as ``carried-over`` entries, so composition
 stays exact and nothing is forgotten; the first entry names the operator's
-note and the lost head. Without ``head.json`` there is no record of the spend
-to carry over and the site stays refused: restore the state dir from backup.
+note and the lost head. Without ``head.json``, or with a head whose fields do
+not carry the site's signature (``file_signature``: edited by hand, or written
+before the signature existed), there is no trustworthy record of the spend to
+carry over and the site stays refused: restore the state dir from backup.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -38,7 +39,11 @@ def acknowledge_ledger_loss(state_dir: str | Path, *, note: str) -> Path:
     if not head_path.is_file():
         raise LedgerIntegrityError(f"state dir {state_dir}: {HEAD_FILE} is gone too, so the spend to carry over is "
                                    "unknown; restore the state dir from a backup")
-    head = json.loads(head_path.read_text(encoding="utf-8"))
+    head = ledger.read_head()  # LedgerIntegrityError when unreadable or edited
+    if "file_signature" not in head:
+        raise LedgerIntegrityError(f"state dir {state_dir}: {HEAD_FILE} has no signature over its spend (written by "
+                                   "an older fedrec), so its spend cannot be trusted to carry over; restore the "
+                                   "state dir from a backup")
     kept = state_dir / f"{LEDGER_FILE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
     if ledger.path.exists():
         ledger.path.rename(kept)

@@ -11,6 +11,7 @@ forges or edits its record, are each caught by ``fedrec audit``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 PRIVATE_KEY_FILE = "site_key.pem"
 PUBLIC_KEY_FILE = "site_key.pub"
 HEAD_DOMAIN = "fedrec-ledger-head/v1"
+HEAD_FILE_DOMAIN = "fedrec-ledger-head-file/v1"
 
 
 class SiteKey:
@@ -81,6 +83,12 @@ def verify(public_pem: str, message: bytes, signature_hex: str) -> bool:
 def head_message(partner: str, entries: int, head: str) -> bytes:
     """What a signed head signs: the partner, the number of ledger entries and the last entry's hash."""
     return f"{HEAD_DOMAIN}|{partner}|{entries}|{head}".encode("utf-8")
+
+
+def head_file_message(head: dict) -> bytes:
+    """What ``head.json``'s ``file_signature`` signs: every other field of the head, as canonical JSON."""
+    body = {key: value for key, value in head.items() if key != "file_signature"}
+    return (HEAD_FILE_DOMAIN + "|" + json.dumps(body, sort_keys=True, separators=(",", ":"))).encode("utf-8")
 
 
 def fsync_directory(path: str | Path) -> None:

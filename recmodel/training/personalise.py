@@ -26,7 +26,7 @@ from recmodel.training.release_plan import (PERSONALISED, check_plan_runs, dlrm_
                                             plan_site_releases, record_release)
 
 PERSONALISED_DIR = "personalised"  # model.pt + model.json, kept at the site
-PERSONALISE_ROUND = -1  # keys the personalisation examples apart from every federated round's
+PERSONALISE_ROUND = 2**31  # keys the personalisation examples apart from every federated round's
 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
