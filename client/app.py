@@ -8,11 +8,12 @@ entries, an invalid message, a plan it cannot run, an unexpected error) gets the
 (``<state-dir>/site-log.jsonl``). The server leaves such a partner out of later rounds.
 
 What leaves the site: the DP model update; the signed ledger head; the
-privacy bookkeeping (epsilon, noise multiplier, sample rate, steps, user
-count: functions of the site's user count, which standard DP-SGD treats as
-public); evaluation answers as Gaussian-noised sums and, once per run, item
-counts as Gaussian-noised sums, each recorded in the ledger.
-Training losses go out in simulation only, where the server holds the data.
+privacy bookkeeping (epsilon, noise multiplier, sample rate, steps and the
+user count: functions of the site's declared population, ``client.site``,
+never of its exact count under the user unit); evaluation answers as
+Gaussian-noised sums and, once per run, item counts as Gaussian-noised sums,
+each recorded in the ledger. Training losses go out in simulation only, where
+the server holds the data. docs/privacy.md lists every field.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from recmodel.privacy.received_message import InvalidMessage, ReceivedSettings, 
 from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
 from recmodel.training.private_round import run_private_round
-from recmodel.training.release_plan import dlrm_example_count, evaluation_releases, plan_site_releases
+from recmodel.training.release_plan import evaluation_releases, plan_site_releases, planned_examples
 
 app = ClientApp()
 METRICS_WITHHELD_CODE = 4033  # the site's declared policy (sent with every reply) sends no evaluation metrics
@@ -117,12 +118,12 @@ def train(msg: Message, context: Context) -> Message:
 def _train_round(context, model, settings: ReceivedSettings, site, config) -> RecordDict:
     evaluations = evaluation_releases(config, metrics=site.policy.metrics)
     server_round = settings.server_round
-    torch.manual_seed(config.seed * 1_000 + server_round)  # dropout only: negatives are keyed per user, DP noise is secret
+    torch.manual_seed(config.seed * 1_000 + server_round)  # dropout only: examples are keyed per user, noise is secret
     outcome = run_private_round(
         model, site.catalogue, site.users, config,
         state_dir=site.state_dir, partner=site.partner, run_id=settings.run_id,
         server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
-        proximal_mu=settings.proximal_mu,
+        proximal_mu=settings.proximal_mu, population=site.population,
     )
     metrics = {
         "num-examples": outcome.examples,
@@ -144,16 +145,18 @@ def _preflight(context, model, settings, site, config) -> RecordDict:
     """Before round 1: the planned DP-SGD noise-to-signal (DP only) and, with popularity-prior, the item counts."""
     evaluations = evaluation_releases(config, metrics=site.policy.metrics)
     run_id = settings.run_id
-    examples = dlrm_example_count(site.users, config.privacy_unit)
+    examples = planned_examples(site.users, config.privacy_unit, site.population)
     metrics = {"examples": float(examples), "epsilon": -1.0}
-    if config.dp:  # data-independent given the example count, which the plan treats as public
-        plan = plan_site_releases(config, site.users, site.state_dir, run_id, evaluations=evaluations)["dlrm"]
+    if config.dp:  # data-independent given the declared population
+        plan = plan_site_releases(config, site.users, site.state_dir, run_id, evaluations=evaluations,
+                                  population=site.population)["dlrm"]
         metrics.update({"noise-multiplier": plan.noise_multiplier, "sample-rate": plan.sample_rate,
                         "noise-to-signal": noise_to_signal(plan, examples)})
     content, head = {}, None
     if config.popularity_prior:
         answer = answer_popularity(site.catalogue, site.users, config, state_dir=site.state_dir, partner=site.partner,
-                                   run_id=run_id, max_epsilon=config.max_epsilon, evaluations=evaluations)
+                                   run_id=run_id, max_epsilon=config.max_epsilon, evaluations=evaluations,
+                                   population=site.population)
         content["item-counts"] = ArrayRecord({"counts": torch.from_numpy(answer.counts)})
         metrics.update({"noise-std": answer.noise_std, "epsilon": answer.epsilon if config.dp else -1.0})
         head = answer.signed_head
@@ -166,7 +169,8 @@ def _personalise(context, model, settings, site, config) -> RecordDict:
     torch.manual_seed(config.seed * 1_000 + 999)
     answer = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
                                  partner=site.partner, run_id=settings.run_id, max_epsilon=config.max_epsilon,
-                                 evaluations=evaluation_releases(config, metrics=site.policy.metrics))
+                                 evaluations=evaluation_releases(config, metrics=site.policy.metrics),
+                                 population=site.population)
     if isinstance(answer, PrivateAnswer):
         metrics, head = _answer_metrics(answer), answer.signed_head
     else:  # DP off (a simulated site mirroring dp=false): exact sums
@@ -217,7 +221,8 @@ def _evaluate_round(context, model, settings, site, config) -> RecordDict:
                                     partner=site.partner, run_id=settings.run_id,
                                     server_round=settings.server_round,
                                     max_epsilon=config.max_epsilon,
-                                    evaluations=evaluation_releases(config, metrics=site.policy.metrics))
+                                    evaluations=evaluation_releases(config, metrics=site.policy.metrics),
+                                    population=site.population)
         metrics, head = _answer_metrics(answer), answer.signed_head
     else:  # DP off (a simulated site mirroring dp=false): exact sums
         metrics, head = _exact_metrics(per_user_ranking(model, site.catalogue, site.users, config)), None

@@ -7,8 +7,9 @@ checks a coordinator without partner data cannot: its events file loads and matc
 (``user-attributes``; hashed item ids, ``item-buckets`` > 0, since sites share no catalogue), it has users,
 and ``target-delta`` is below 1/users. It answers pass, or fail with the reason; a failed site sits the run out.
 
-What leaves the site: its name, pass/fail with the reason, whether it is simulated, and its user count (the
-count DP-SGD's accounting already treats as public; it is sent with every training reply).
+What leaves the site: its name, pass/fail with the reason, whether it is simulated, and its declared population
+(``client.site``: ``expected-users`` of a deployed site, the partition's size in simulation), never the exact
+count of a deployed site.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def check_site(context: Context, request: RunConfig) -> ConfigRecord:
     answer = {"partner": partner_name(context), "simulated": simulated, "passed": False, "reason": "", "users": 0}
     try:
         site = resolve_site(context, request, run_dir="")
-        answer.update(partner=site.partner, users=len(site.users))
+        answer.update(partner=site.partner, users=site.population)  # declared, never the exact count
         if not simulated:
             _check_declared_schema(site.partner, site.attribute_names, request)
     except (DataError, ConfigError, OSError) as error:

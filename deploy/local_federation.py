@@ -30,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from deploy.commands import (connection_toml, list_supernodes_command, node_config, register_command, run_command,
                              superlink_command, supernode_command)
 from deploy.credentials import Credentials, create_credentials
@@ -144,9 +146,18 @@ def register_partners(federation: LocalFederation) -> dict[str, int]:
     return node_ids
 
 
+def declared_users(events_file: Path) -> int:
+    """What this stand-in for a site's operator declares as ``expected-users``: its user count rounded up to two
+    significant figures (a public figure of the kind a site publishes, e.g. 1,234 customers -> 1,300)."""
+    users = int(pd.read_parquet(events_file, columns=["user_id"])["user_id"].nunique())
+    scale = 10 ** max(0, len(str(users)) - 2)
+    return max(1, -(-users // scale) * scale)
+
+
 def start_supernode(federation: LocalFederation, partner: str, *, max_epsilon: float) -> subprocess.Popen:
     config = node_config(partner=partner, data_path=str(federation.data_path(partner)),
-                         state_dir=str(federation.state_dir(partner)), max_epsilon=max_epsilon)
+                         state_dir=str(federation.state_dir(partner)), max_epsilon=max_epsilon,
+                         expected_users=declared_users(federation.data_path(partner)))
     return federation.start(partner, supernode_command(
         superlink=federation.address, partner_dir=str(federation.credentials.partner_dir(partner)),
         runtime_port=free_port(), config=config))

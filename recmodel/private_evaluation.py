@@ -44,11 +44,12 @@ def per_user_ranking(model: Recommender, catalogue: Catalogue, users: Users, con
 
 def release_privately(per_user: dict[str, np.ndarray], config: RunConfig, *, state_dir: Path, partner: str,
                       run_id: str, server_round: int, max_epsilon: float, evaluations: int,
-                      users: Users) -> PrivateAnswer:
+                      users: Users, population: int | None = None) -> PrivateAnswer:
     """Noise ``per_user`` sums as one planned, budget-checked, ledgered release (``BudgetExhausted`` if over cap)."""
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():
-        plan = plan_site_releases(config, users, state_dir, run_id, evaluations=max(1, evaluations))[EVALUATION]
+        plan = plan_site_releases(config, users, state_dir, run_id, evaluations=max(1, evaluations),
+                                  population=population)[EVALUATION]
         check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                      cap=max_epsilon, partner=partner)
         released = release_noised_sums(per_user, noise_multiplier=plan.noise_multiplier)
@@ -60,8 +61,8 @@ def release_privately(per_user: dict[str, np.ndarray], config: RunConfig, *, sta
 
 def evaluate_privately(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
                        state_dir: Path, partner: str, run_id: str, server_round: int, max_epsilon: float,
-                       evaluations: int) -> PrivateAnswer:
+                       evaluations: int, population: int | None = None) -> PrivateAnswer:
     """Noised NDCG@K / HR@K sums and user count of the global model on the site's test users."""
     return release_privately(per_user_ranking(model, catalogue, users, config), config, state_dir=state_dir,
                              partner=partner, run_id=run_id, server_round=server_round, max_epsilon=max_epsilon,
-                             evaluations=evaluations, users=users)
+                             evaluations=evaluations, users=users, population=population)

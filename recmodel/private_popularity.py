@@ -32,14 +32,16 @@ class PopularityAnswer:
 
 
 def answer_popularity(catalogue: Catalogue, users: Users, config: RunConfig, *, state_dir: Path, partner: str,
-                      run_id: str, max_epsilon: float, evaluations: int) -> PopularityAnswer:
+                      run_id: str, max_epsilon: float, evaluations: int,
+                      population: int | None = None) -> PopularityAnswer:
     """The site's item counts over item rows: noised, planned, cap-checked and ledgered under DP."""
     if not config.dp:
         return PopularityAnswer(item_count_sums(catalogue, users, recent=config.popularity_recent_items), 0.0,
                                 float("inf"), None)
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():  # also checks the ledger is whole
-        plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations)[POPULARITY]
+        plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations,
+                                  population=population)[POPULARITY]
         check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                      cap=max_epsilon, partner=partner)
         counts = release_item_counts(catalogue, users, recent=config.popularity_recent_items,

@@ -15,7 +15,7 @@ Randomness: each example's cut and negatives come from a generator keyed by (``s
 many times this user's example has been drawn), never from one stream shared by all users: with a shared
 stream, one user's cut and negatives would depend on which other users exist and were fetched before, and
 the per-user sensitivity that DP-SGD's accounting assumes would be false. At a site ``seed`` holds the
-site's secret and the round (``recmodel.privacy.site_secret``).
+site's secret and the round (``recmodel.privacy.site_secrets``).
 
 Evaluation: ``user_side``/``candidates_batch`` build [B, L] batches where the
 history is the user's last H train items.

@@ -35,7 +35,7 @@ from typing import Iterator
 
 from recmodel.atomic_write import write_atomically
 from recmodel.privacy.release_summary import releases_by_kind
-from recmodel.privacy.site_key import (PRIVATE_KEY_FILE, SiteKey, fsync_directory, head_file_message, head_message,
+from recmodel.privacy.site_key import (SiteKey, fsync_directory, has_private_key, head_file_message, head_message,
                                        verify)
 
 GENESIS_HASH = "0" * 64
@@ -66,6 +66,9 @@ class DPEvent:
     partner: str
     max_epsilon: float  # the partner's cap in force for this release
     mechanism: str = MECHANISM
+    # the neighbouring data sets the epsilon covers: one unit (user or event) added or removed, at the planned
+    # sample rate, which follows from the site's declared population, so the relation holds of what is released
+    neighbouring: str = "add-or-remove-one-user"
 
 
 class LedgerIntegrityError(Exception):
@@ -157,7 +160,7 @@ class PrivacyLedger:
         state = self.path.parent
         head_path = state / HEAD_FILE
         if not head_path.is_file():
-            if self.signed and (state / PRIVATE_KEY_FILE).exists():
+            if self.signed and has_private_key(state):
                 raise LedgerIntegrityError(
                     f"state dir {state}: the site's signing key exists, so it has released before, but its signed "
                     f"head ({HEAD_FILE}) is gone. The site refuses to release anything until an operator restores "
@@ -176,7 +179,8 @@ class PrivacyLedger:
             raise LedgerIntegrityError(
                 f"state dir {state}: {LEDGER_FILE} has {len(entries)} entries but the site signed a head with "
                 f"{count}: {missing} release(s) of privacy spend are missing. The site refuses to release anything "
-                f"until an operator restores the ledger or runs: fedrec site acknowledge-ledger-loss {state} --note ...")
+                f"until an operator restores the ledger or runs: fedrec site acknowledge-ledger-loss {state} "
+                "--note ...")
         if count and entries[count - 1].get("hash") != head:
             raise LedgerIntegrityError(f"state dir {state}: ledger entry {count} differs from the head the site "
                                        "signed last; the ledger was rewritten. The site refuses to release anything "
@@ -202,7 +206,13 @@ class PrivacyLedger:
             raise LedgerIntegrityError(f"state dir {head_path.parent}: {HEAD_FILE} cannot be read ({error}); the "
                                        "site refuses to release anything until an operator restores it from a "
                                        "backup") from None
-        key = self.key if self.signed and (self.path.parent / PRIVATE_KEY_FILE).exists() else None
+        key = self.key if self.signed and has_private_key(self.path.parent) else None
+        signer = str(head.get("key_id", ""))
+        if self.signed and signer and (key is None or key.key_id != signer):
+            found = "no key" if key is None else f"key {key.key_id}"
+            raise LedgerIntegrityError(f"state dir {head_path.parent}: {HEAD_FILE} was signed with key {signer}, but "
+                                       f"the site finds {found} (a moved or deleted signing_key_dir pointer?). The "
+                                       "site refuses to release anything until an operator restores its key")
         if key is not None and "file_signature" in head and not verify(
                 key.public_pem, head_file_message(head), str(head["file_signature"])):
             raise LedgerIntegrityError(f"state dir {head_path.parent}: {HEAD_FILE} does not carry the site's signature "
@@ -212,7 +222,7 @@ class PrivacyLedger:
 
     def first_broken_entry(self, entries: list[dict]) -> tuple[int, str] | None:
         """(1-based entry number, what is wrong) of the first entry whose hash, link or signature fails, or None."""
-        key = self.key if self.signed and (self.path.parent / PRIVATE_KEY_FILE).exists() else None
+        key = self.key if self.signed and has_private_key(self.path.parent) else None
         previous = GENESIS_HASH
         for number, entry in enumerate(entries, start=1):
             if entry.get("prev_hash") != previous:

@@ -117,7 +117,8 @@ class EmbeddingAwareDPSGD:
 
 
 def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int, steps_per_epoch: int,
-                             optimizer: torch.optim.Optimizer, criterion: nn.Module, compute_loss,
+                             planned_examples: int | None = None, optimizer: torch.optim.Optimizer,
+                             criterion: nn.Module, compute_loss,
                              noise_multiplier: float, max_grad_norm: float, sampling: torch.Generator,
                              noise: torch.Generator, device: torch.device = torch.device("cpu"),
                              sparse_tables: tuple[nn.Embedding, ...] = (), sparse_learning_rate: float = 0.0,
@@ -126,15 +127,19 @@ def train_dp_embedding_aware(model: nn.Module, examples: Dataset, *, epochs: int
 
     The sampler is told the step count: left to itself it takes int(1 / q) steps, and 1 / (1 / 93) is
     92.99999999999999 in floating point, so it would run one step fewer than the plan the ledger records.
+    ``planned_examples`` (default ``len(examples)``): the count the plan assumes; the clipped sum is divided by
+    its expected batch int(q x planned_examples), a public figure, never by one derived from the exact count.
 
-    Returns (steps, loss sum over non-empty steps, accountant history, users left out for a non-finite gradient). ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on
-    ``device``, where ``model`` is) the Gaussian noise; both secret at a site.
-    ``after_step()``, if given, runs after every step (FedProx's pull).
+    Returns (steps, loss sum over non-empty steps, accountant history, users left out for a non-finite
+    gradient). ``sampling`` (a CPU generator) draws the Poisson masks, ``noise`` (on ``device``, where ``model``
+    is) the Gaussian noise; both secret at a site. ``after_step()``, if given, runs after every step (FedProx's
+    pull).
     """
     sample_rate = 1.0 / steps_per_epoch
     trainer = EmbeddingAwareDPSGD(model, optimizer=optimizer, criterion=criterion, compute_loss=compute_loss,
                                   noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
-                                  expected_batch_size=int(len(examples) * sample_rate), generator=noise,
+                                  expected_batch_size=int((planned_examples or len(examples)) * sample_rate),
+                                  generator=noise,
                                   sparse_tables=sparse_tables, sparse_learning_rate=sparse_learning_rate)
     accountant = PRVAccountant()
     sampler = UniformWithReplacementSampler(num_samples=len(examples), sample_rate=sample_rate, generator=sampling,

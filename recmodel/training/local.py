@@ -96,6 +96,7 @@ def train_locally(
     sparse_table_rows: int = 0,
     sparse_learning_rate: float = 0.0,
     device: str | torch.device = "cpu",
+    planned_examples: int | None = None,
 ) -> TrainReport:
     """Train ``model`` in place; returns a ``TrainReport``.
 
@@ -109,6 +110,9 @@ def train_locally(
     (not with FedProx, whose pull moves every row every step).
     ``device``: where the steps run (``recmodel.device``); the model's
     weights are back on the CPU when this returns.
+    ``planned_examples`` (DP, embedding-aware): the example count the DP plan assumes, a site's declared
+    population; the Poisson rate, the steps and the expected batch follow from it, not from ``len(examples)``,
+    which therefore never shapes a release (None: ``len(examples)``).
     ``criterion`` (default ``PerUserBCELoss``) must reduce per example when its
     ``reduction`` is ``"none"``; ``compute_loss(model, criterion, tensors)``
     turns one collated batch of ``examples`` into the loss.
@@ -119,6 +123,9 @@ def train_locally(
     if dp is not None and dp_implementation not in DP_IMPLEMENTATIONS:
         raise ValueError(f"dp_implementation = {dp_implementation!r} is unknown; "
                          f"allowed: {', '.join(DP_IMPLEMENTATIONS)}")
+    planned = len(examples) if planned_examples is None else int(planned_examples)
+    if dp is not None and dp_implementation == "opacus-ghost" and planned != len(examples):
+        raise ValueError("opacus-ghost plans with len(examples); a declared population needs embedding-aware")
     device = resolve_device(device)
     with on_device(model, device):
         model.train()
@@ -135,12 +142,13 @@ def train_locally(
                                       max_grad_norm=max_grad_norm, after_step=pull, device=device)
         sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
         steps, loss_sum, history, non_finite = train_dp_embedding_aware(
-            model, examples, epochs=epochs, steps_per_epoch=steps_per_epoch(len(examples), batch_size),
+            model, examples, epochs=epochs, steps_per_epoch=steps_per_epoch(planned, batch_size),
+            planned_examples=planned,
             optimizer=optimizer, criterion=criterion,
             compute_loss=compute_loss, noise_multiplier=dp.noise_multiplier, max_grad_norm=dp.max_grad_norm,
             sampling=secret_generator(), noise=secret_generator(device), device=device, sparse_tables=sparse,
             sparse_learning_rate=sparse_learning_rate, after_step=pull)
-        return TrainReport(steps, len(examples), loss_sum / max(steps, 1), history[0][1], history, non_finite)
+        return TrainReport(steps, planned, loss_sum / max(steps, 1), history[0][1], history, non_finite)
 
 
 def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criterion, compute_loss, dp,

@@ -18,12 +18,12 @@ from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.model_file import save_model
 from recmodel.private_evaluation import PrivateAnswer, per_user_ranking, release_privately
 from recmodel.privacy.budget import check_budget
-from recmodel.privacy.example_secret import example_seed
+from recmodel.privacy.site_secrets import example_seed
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.model.loss import recommendation_criterion
 from recmodel.training.local import DPSettings, local_batch_size, train_locally
 from recmodel.training.release_plan import (PERSONALISED, check_plan_runs, dlrm_training_examples,
-                                            plan_site_releases, record_release)
+                                            plan_site_releases, planned_examples, record_release)
 
 PERSONALISED_DIR = "personalised"  # model.pt + model.json, kept at the site
 PERSONALISE_ROUND = 2**31  # keys the personalisation examples apart from every federated round's
@@ -31,7 +31,7 @@ PERSONALISE_ROUND = 2**31  # keys the personalisation examples apart from every 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
                         state_dir: Path, partner: str, run_id: str, max_epsilon: float,
-                        evaluations: int) -> PrivateAnswer | dict:
+                        evaluations: int, population: int | None = None) -> PrivateAnswer | dict:
     """Fine-tune the OverArch in place, save it at the site, and release NDCG@K before/after.
 
     With DP: a ``PrivateAnswer`` whose noised sums are ``ndcg-before`` and
@@ -45,12 +45,14 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     examples.attach_profiles(profiles)
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():
-        dp, plan = None, None
+        dp, plan, planned = None, None, None
         if config.dp:
-            plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations)[PERSONALISED]
+            plan = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations,
+                                      population=population)[PERSONALISED]
             check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                          cap=max_epsilon, partner=partner)
-            check_plan_runs(plan, model=PERSONALISED, examples=len(examples), epochs=config.personalise_epochs,
+            planned = planned_examples(users, config.privacy_unit, population)
+            check_plan_runs(plan, model=PERSONALISED, examples=planned, epochs=config.personalise_epochs,
                             batch_size=config.batch_size)
             dp = DPSettings(plan.noise_multiplier, config.max_grad_norm)
         frozen = [p for name, p in recommender.dlrm.named_parameters() if not name.startswith("over_arch.")]
@@ -58,11 +60,12 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
             p.requires_grad_(False)
         try:
             report = train_locally(recommender.dlrm, examples, epochs=config.personalise_epochs,
-                                   batch_size=local_batch_size(config.batch_size, len(examples)),
+                                   batch_size=local_batch_size(config.batch_size, planned or len(examples)),
                                    learning_rate=config.learning_rate, momentum=config.momentum, dp=dp,
                                    criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm,
                                    optimizer=config.optimizer, sparse_table_rows=config.sparse_table_rows,
-                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device)
+                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device,
+                                   planned_examples=planned)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
@@ -75,4 +78,4 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
         return {"ndcg-before": before, "ndcg-after": after}
     return release_privately({"ndcg-before": before, "ndcg-after": after}, config, state_dir=state_dir,
                              partner=partner, run_id=run_id, server_round=0, max_epsilon=max_epsilon,
-                             evaluations=evaluations, users=users)
+                             evaluations=evaluations, users=users, population=population)

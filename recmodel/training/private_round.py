@@ -21,13 +21,13 @@ from recmodel.data.profile_examples import profile_loss, profile_training_exampl
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.profile import ProfileLoss
 from recmodel.privacy.budget import check_budget
-from recmodel.privacy.example_secret import example_seed
+from recmodel.privacy.site_secrets import example_seed
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.privacy.preflight import noise_scaled_learning_rate, noise_to_signal
 from recmodel.model.loss import recommendation_criterion
 from recmodel.training.local import DPSettings, TrainReport, local_batch_size, recommendation_loss, train_locally
 from recmodel.training.release_plan import (check_plan_runs, dlrm_training_examples, plan_site_releases,
-                                            record_release)
+                                            planned_examples, record_release)
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,11 @@ class LocalTask:
     criterion: torch.nn.Module | None
     compute_loss: Callable
     optimizer: str = "sgd"
+    planned: int = 0  # the example count the DP plan assumes (release_plan.plan_site_releases); 0 = len(examples)
+
+    @property
+    def planned_count(self) -> int:
+        return self.planned or len(self.examples)
 
 
 def run_private_round(
@@ -70,13 +75,15 @@ def run_private_round(
     max_epsilon: float,
     evaluations: int = 0,
     proximal_mu: float = 0.0,
+    population: int | None = None,
 ) -> RoundOutcome:
     """Train the bundle in place on ``users``; record one DP event per model.
 
-    ``evaluations``: noised evaluations the site plans to answer in this run
-    (planned into the budget). Raises ``BudgetExhausted`` (before any
-    training) if the round's releases would take the partner's cumulative
-    epsilon above ``max_epsilon``, ``LedgerIntegrityError`` if the ledger lost entries.
+    ``evaluations``: noised evaluations the site plans to answer in this run (planned into the budget).
+    ``population``: the site's declared user count, which the DP plan and the DP steps use instead of the
+    exact counts (``recmodel.training.release_plan.plan_site_releases``). Raises ``BudgetExhausted`` (before
+    any training) if the round's releases would take the partner's cumulative epsilon above ``max_epsilon``,
+    ``LedgerIntegrityError`` if the ledger is damaged, ``PlanCannotRun`` if the loop would not run the plan.
     """
     tasks = []
     if recommender.profile is not None:
@@ -84,12 +91,13 @@ def run_private_round(
                                profile_training_examples(catalogue, users, category_buckets=config.category_buckets,
                                                          attribute_buckets=config.attribute_buckets,
                                                          reference_time=config.reference_time),
-                               config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss))
+                               config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss,
+                               planned=population or 0))
     dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, server_round),
                                            item_prior=recommender.dlrm.item_prior.numpy())
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
                            config.momentum, recommendation_criterion(config.loss), recommendation_loss,
-                           config.optimizer))
+                           config.optimizer, planned=planned_examples(users, config.privacy_unit, population)))
     if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
 
@@ -97,29 +105,32 @@ def run_private_round(
     with ledger.reserved():
         plans = {}
         if config.dp:
-            all_plans = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations)
+            all_plans = plan_site_releases(config, users, state_dir, run_id, evaluations=evaluations,
+                                           population=population)
             plans = {t.name: all_plans[t.name] for t in tasks}
             check_budget(ledger.history(), list(plans.values()), delta=config.target_delta,
                          accountant=config.accountant, cap=max_epsilon, partner=partner)
             for task in tasks:
-                check_plan_runs(plans[task.name], model=task.name, examples=len(task.examples), epochs=task.epochs,
-                                batch_size=config.batch_size)
+                check_plan_runs(plans[task.name], model=task.name, examples=task.planned_count,
+                                epochs=task.epochs, batch_size=config.batch_size)
         reports: dict[str, TrainReport] = {}
         for task in tasks:
             if task.name == "dlrm":  # the profile model has just trained: embed with it
                 dlrm_examples.attach_profiles(site_profiles(recommender, catalogue, users, config))
             plan = plans.get(task.name)
             dp = None if plan is None else DPSettings(plan.noise_multiplier, config.max_grad_norm)
-            batch_size = local_batch_size(config.batch_size, len(task.examples))
+            examples = task.planned_count if plan is not None else len(task.examples)
+            batch_size = local_batch_size(config.batch_size, examples)
             learning_rate = task.learning_rate
             if plan is not None and task.name == "dlrm":  # noisier sites step shorter (recmodel.privacy.preflight)
-                learning_rate = noise_scaled_learning_rate(learning_rate, noise_to_signal(plan, len(task.examples)))
+                learning_rate = noise_scaled_learning_rate(learning_rate, noise_to_signal(plan, examples))
             report = train_locally(task.module, task.examples, epochs=task.epochs, batch_size=batch_size,
                                    learning_rate=learning_rate, momentum=task.momentum, dp=dp,
                                    proximal_mu=proximal_mu, criterion=task.criterion, compute_loss=task.compute_loss,
                                    max_grad_norm=config.max_grad_norm, optimizer=task.optimizer,
                                    sparse_table_rows=config.sparse_table_rows,
-                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device)
+                                   sparse_learning_rate=config.sparse_learning_rate, device=config.device,
+                                   planned_examples=examples if plan is not None else None)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,

@@ -53,11 +53,19 @@ def dlrm_example_count(users: Users, privacy_unit: str) -> int:
     return int((counts > 0).sum()) if privacy_unit == "user" else int(counts.sum())
 
 
-def run_sizes(config: RunConfig, users: Users, *, dlrm_examples: int) -> dict[str, tuple[int, int, int]]:
+def planned_examples(users: Users, privacy_unit: str, population: int | None) -> int:
+    """The example count a site's DP plan uses for the DLRM: its declared ``population`` under the user unit (the
+    exact count never enters the plan), else the count of ``dlrm_training_examples`` (event unit, or no site)."""
+    if population is not None and privacy_unit == "user":
+        return int(population)
+    return dlrm_example_count(users, privacy_unit)
+
+
+def run_sizes(config: RunConfig, *, dlrm_examples: int, profile_examples: int) -> dict[str, tuple[int, int, int]]:
     """Every DP-SGD release the run plans at a site: {model: (examples, epochs per release, releases)}."""
     sizes = {"dlrm": (dlrm_examples, config.local_epochs, config.num_server_rounds)}
     if config.profiles:
-        sizes = {"profile": (profile_example_count(users), config.profile_epochs, config.num_server_rounds), **sizes}
+        sizes = {"profile": (profile_examples, config.profile_epochs, config.num_server_rounds), **sizes}
     if config.personalise:
         sizes[PERSONALISED] = (dlrm_examples, config.personalise_epochs, 1)
     return sizes
@@ -105,9 +113,15 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
 
 
 def plan_site_releases(config: RunConfig, users: Users, state_dir: Path, run_id: str, *,
-                       evaluations: int) -> dict[str, PlannedRelease]:
-    """``plan_releases`` for a site's users (the plan every release of the run reads)."""
-    sizes = run_sizes(config, users, dlrm_examples=dlrm_example_count(users, config.privacy_unit))
+                       evaluations: int, population: int | None = None) -> dict[str, PlannedRelease]:
+    """``plan_releases`` for a site's users (the plan every release of the run reads).
+
+    ``population``: the site's declared user count (``client.site.Site.population``); the DLRM and the profile
+    model are then planned for it, not for the exact counts (user unit). None: the exact counts.
+    """
+    dlrm = planned_examples(users, config.privacy_unit, population)
+    profile = int(population) if population is not None else profile_example_count(users)
+    sizes = run_sizes(config, dlrm_examples=dlrm, profile_examples=profile)
     return plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations)
 
 
@@ -147,6 +161,7 @@ def record_release(ledger: PrivacyLedger, plan: PlannedRelease, counted: list, m
         max_grad_norm=config.max_grad_norm if l2_bound is None else l2_bound,
         privacy_unit=config.privacy_unit, delta=config.target_delta, epsilon=epsilon,
         accountant=accountant_label(config.accountant), population=population, timestamp=time.time(),
-        partner=partner, max_epsilon=max_epsilon, **optional,
+        partner=partner, max_epsilon=max_epsilon, neighbouring=f"add-or-remove-one-{config.privacy_unit}",
+        **optional,
     ))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict
+from flwr.common.serde import recorddict_to_proto
 
 from client.release_replay import ReleaseReplay
 from recmodel.model.bundle import Recommender
@@ -38,3 +39,17 @@ def test_a_round_recorded_in_the_ledger_but_not_kept_is_refused_not_released_aga
 def test_a_release_abandoned_before_anything_was_recorded_may_be_made(tmp_path):
     assert ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate") is None
     assert ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate") is None  # the ledger did not grow: no refusal
+
+
+def test_a_kept_reply_edited_on_disk_is_refused_not_sent(tmp_path):
+    replay = ReleaseReplay(tmp_path, "run#1")
+    assert replay.recall(2, "evaluate") is None
+    replay.keep(2, "evaluate", RecordDict({"metrics": MetricRecord({"ndcg-sum": 3.0})}))
+    kept = next(tmp_path.glob("releases/*/round-2-evaluate.pb"))
+    doctored = RecordDict({"metrics": MetricRecord({"ndcg-sum": 9.0})})
+    kept.write_bytes(recorddict_to_proto(doctored).SerializeToString())
+    with pytest.raises(LedgerIntegrityError, match="does not match its MAC"):
+        ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate")
+    kept.with_suffix(".mac").unlink()
+    with pytest.raises(LedgerIntegrityError, match="has no readable MAC"):
+        ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate")

@@ -10,9 +10,9 @@ from recmodel.data.schema import user_attribute_columns
 from simulations.defaults import default_run_config
 
 
-def _deployed(tmp_path, events_path) -> Context:
+def _deployed(tmp_path, events_path, **extra) -> Context:
     node = {"data-path": str(events_path), "state-dir": str(tmp_path / "state"), "partner-name": "shop-a",
-            "max-epsilon": 10.0}
+            "max-epsilon": 10.0, "expected-users": 300, **extra}
     return Context(run_id=1, node_id=5, node_config=node, state=RecordDict(), run_config={})
 
 
@@ -23,7 +23,8 @@ def test_a_site_matching_the_declared_schema_passes_and_one_that_does_not_is_tol
     attributes = ",".join(user_attribute_columns(events))
     declared = default_run_config(item_buckets=256, user_attributes=attributes)
     answer = check_site(_deployed(tmp_path, path), declared)
-    assert answer["passed"] and not answer["simulated"] and answer["partner"] == "shop-a" and answer["users"] > 0
+    assert answer["passed"] and not answer["simulated"] and answer["partner"] == "shop-a"
+    assert answer["users"] == 300  # the declared population, not the file's 200 users
 
     answer = check_site(_deployed(tmp_path, path), declared.replace(user_attributes=""))
     assert not answer["passed"]
@@ -35,3 +36,20 @@ def test_a_site_matching_the_declared_schema_passes_and_one_that_does_not_is_tol
 
     answer = check_site(_deployed(tmp_path, tmp_path / "missing.parquet"), declared)
     assert not answer["passed"] and "missing.parquet" in answer["reason"]
+
+
+def test_a_deployed_site_without_a_declared_population_is_told_which_key_to_set(tmp_path):
+    events = generate_events(SyntheticSpec(users=60, items=30, categories=5, partners=1, seed=1))
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path)
+    declared = default_run_config(item_buckets=256, user_attributes=",".join(user_attribute_columns(events)))
+    for value in (None, 0, 2.5, "many"):
+        context = _deployed(tmp_path, path)
+        if value is None:
+            del context.node_config["expected-users"]
+        else:
+            context.node_config["expected-users"] = value
+        answer = check_site(context, declared)
+        assert not answer["passed"] and "--node-config needs expected-users" in answer["reason"]
+        assert answer["users"] == 0
+

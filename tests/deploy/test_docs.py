@@ -12,7 +12,7 @@ DOC = "\n".join(line.strip() for line in  # code blocks indented in list items c
                 (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text().splitlines())
 CREDS = "/srv/fedrec/credentials"
 PARTNER_CONFIG = node_config(partner="shop-a", data_path="/data/fedrec/events.parquet", state_dir="/var/lib/fedrec",
-                             max_epsilon=8.0)
+                             max_epsilon=8.0, expected_users=50000)
 
 
 def test_the_documented_commands_are_the_ones_the_tooling_runs():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.common.serde import error_to_proto
 from flwr.supercore.task_identity import TaskIdentity
 
 from recmodel.data.federated import load_federated_data, model_spec_for
@@ -80,7 +81,6 @@ def call_site(handler, *, dataset: Path, run_dir: Path, spec: BundleSpec | dict,
 
 def reply_bytes(reply: Message) -> bytes:
     """What the coordinator receives of a refusal: the error record, serialised."""
-    from flwr.common.serde import error_to_proto
     return error_to_proto(reply.error).SerializeToString()
 
 

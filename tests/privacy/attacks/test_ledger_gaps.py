@@ -14,6 +14,7 @@ from recmodel.privacy.audit import audit_path
 from recmodel.privacy.ledger import HEAD_FILE, LEDGER_FILE, DPEvent, LedgerIntegrityError, PrivacyLedger
 from recmodel.privacy.ledger_recovery import acknowledge_ledger_loss
 from recmodel.privacy.policy import SitePolicy
+from recmodel.privacy.site_key import KEY_DIR_FILE, PRIVATE_KEY_FILE, use_key_dir
 
 RELEASES = [(1.1, 0.05, 40)] * 4
 
@@ -81,3 +82,19 @@ def test_a_garbled_head_is_a_named_refusal_not_a_traceback(site):
 def test_a_misspelt_policy_key_is_an_error_naming_it():
     with pytest.raises(ConfigError, match="unknown key 'max-epsilom'; did you mean 'max-epsilon'"):
         SitePolicy.from_mapping({"max-epsilon": 8.0, "max-epsilom": 1.0}, partner="shop", source="node config")
+
+
+def test_a_key_kept_apart_signs_the_ledger_and_losing_its_pointer_is_refused(tmp_path):
+    state, keys = tmp_path / "state", tmp_path / "keys"
+    use_key_dir(state, keys)
+    ledger = PrivacyLedger.at_site(state)
+    ledger.append(DPEvent(run_id="r", round=1, model="dlrm", noise_multiplier=1.1, sample_rate=0.05, steps=40,
+                          max_grad_norm=0.5, privacy_unit="user", delta=1e-5,
+                          epsilon=epsilon_of(RELEASES[:1], delta=1e-5, accountant="prv"), accountant="opacus-prv 1.6.0",
+                          population=500, timestamp=0.0, partner="shop", max_epsilon=10.0))
+    assert (keys / PRIVATE_KEY_FILE).exists() and not (state / PRIVATE_KEY_FILE).exists()
+    PrivacyLedger.at_site(state).check_continuity()
+    assert all(audit.ok for audit in audit_path(state))  # the public key is kept beside the ledger
+    (state / KEY_DIR_FILE).unlink()  # the site would otherwise make a new key and re-sign an edited ledger
+    with pytest.raises(LedgerIntegrityError, match="but the site finds no key"):
+        PrivacyLedger.at_site(state).check_continuity()
