@@ -41,6 +41,7 @@ from recmodel.training.release_plan import evaluation_releases, plan_site_releas
 
 app = ClientApp()
 METRICS_WITHHELD_CODE = 4033  # the site's declared policy (sent with every reply) sends no evaluation metrics
+SITE_STATE = "fedrec-site"  # context.state record: where this node's state lives, once known
 
 
 def _partner_record(site: Site, context: Context, signed_head: dict | None) -> ConfigRecord:
@@ -66,6 +67,12 @@ def _received(msg: Message, default_phase: str) -> tuple[ReceivedSettings, dict]
     return settings, state
 
 
+def _known_state_dir(context: Context) -> str | None:
+    """The state directory an earlier message of this run resolved (None before the first success)."""
+    known = context.state.config_records.get(SITE_STATE)
+    return None if known is None else str(known["state-dir"])
+
+
 def _open(settings: ReceivedSettings, state: dict, site: Site, request: RunConfig,
           context: Context) -> tuple[Recommender, RunConfig]:
     """The received model, checked against the site's own spec, and the configuration its policy admits."""
@@ -85,6 +92,7 @@ def _replayed(msg: Message, context: Context, default_phase: str, answer) -> Mes
         settings, state = _received(msg, default_phase)
         request = RunConfig.from_mapping(context.run_config)
         site = resolve_site(context, request, settings.run_dir)
+        context.state[SITE_STATE] = ConfigRecord({"state-dir": str(site.state_dir)})  # for later refusals
         check_refusal_limit(site.state_dir, settings.run_id)
         model, config = _open(settings, state, site, request, context)
         replay = ReleaseReplay(site.state_dir, settings.run_id) if config.dp else None
@@ -94,7 +102,7 @@ def _replayed(msg: Message, context: Context, default_phase: str, answer) -> Mes
     except MetricsWithheld as withheld:
         return Message(error=Error(code=METRICS_WITHHELD_CODE, reason=str(withheld)), reply_to=msg)
     except Exception as error:  # noqa: BLE001 -- every cause gets the same answer; the site's log keeps it
-        return refuse(msg, error, state_dir=None if site is None else site.state_dir,
+        return refuse(msg, error, state_dir=site.state_dir if site is not None else _known_state_dir(context),
                       run_id="" if settings is None else settings.run_id,
                       server_round=0 if settings is None else settings.server_round,
                       phase=default_phase if settings is None else settings.phase)

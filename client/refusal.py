@@ -43,5 +43,6 @@ def refuse(msg: Message, error: BaseException, *, state_dir=None, run_id: str = 
         except OSError:  # the log is for people: a full disk must not turn a refusal into a different answer
             LOGGER.exception("could not write the site log in %s", state_dir)
     else:
-        LOGGER.error("refused a %s message of run %r: %s", phase or "coordinator", run_id, error, exc_info=error)
+        LOGGER.error("refused a %s message of run %r: %s: %s", phase or "coordinator", run_id,
+                     type(error).__name__, error)
     return Message(error=Error(code=REFUSED_CODE, reason=REFUSED_REASON), reply_to=msg)

@@ -25,7 +25,7 @@ from recmodel.config import RunConfig
 from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
 from server.recorder import RoundRecorder
-from server.refusals import RefusalReasons
+from server.refusals import FAILURE_STATUS, RefusalReasons
 from server.update_checks import reply_problem
 
 STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
@@ -83,6 +83,9 @@ class BudgetAwareStrategy(Strategy):
             node = self._node_of(reply)
             if reply.error.code == REFUSED_CODE:
                 status, reason = self.refusals.explain(self.recorder.name_of_node(node))
+                if status == FAILURE_STATUS:
+                    self.recorder.partner_failed(server_round, node, reason)
+                    continue
                 self.exhausted_nodes.add(node)
                 self.recorder.partner_left_out(server_round, node, reason, status)
             else:

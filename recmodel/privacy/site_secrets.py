@@ -45,6 +45,10 @@ def site_secret(state_dir: str | Path, purpose: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def example_seed(state_dir: str | Path, server_round: int) -> list[int]:
-    """What keys a round's examples at a site: [secret, round] (``TrainingExamples(seed=...)``)."""
+def example_seed(state_dir: str | Path, server_round: int, *, dp: bool, run_seed: int) -> list[int]:
+    """What keys a round's examples at a site (``TrainingExamples(seed=...)``): [secret, round] under DP;
+    without DP (a simulation only: no site releases non-DP), [the run config's seed, round], so that a
+    non-private simulation is reproducible from its run config."""
+    if not dp:
+        return [int(run_seed), int(server_round)]
     return [int.from_bytes(site_secret(state_dir, "example"), "big"), int(server_round)]

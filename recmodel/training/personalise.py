@@ -40,7 +40,8 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
     """
     profiles = site_profiles(recommender, catalogue, users, config)  # the profile model stays frozen
     before = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
-    examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, PERSONALISE_ROUND),
+    seed = example_seed(state_dir, PERSONALISE_ROUND, dp=config.dp, run_seed=config.seed)
+    examples = dlrm_training_examples(catalogue, users, config, seed=seed,
                                       item_prior=recommender.dlrm.item_prior.numpy())
     examples.attach_profiles(profiles)
     ledger = PrivacyLedger.at_site(state_dir)

@@ -93,7 +93,8 @@ def run_private_round(
                                                          reference_time=config.reference_time),
                                config.profile_epochs, config.profile_learning_rate, 0.9, ProfileLoss(), profile_loss,
                                planned=population or 0))
-    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=example_seed(state_dir, server_round),
+    seed = example_seed(state_dir, server_round, dp=config.dp, run_seed=config.seed)
+    dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=seed,
                                            item_prior=recommender.dlrm.item_prior.numpy())
     tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
                            config.momentum, recommendation_criterion(config.loss), recommendation_loss,

@@ -29,8 +29,8 @@ def test_a_replay_from_everything_the_coordinator_knows_gets_other_noise(tiny_da
     The coordinator's best replay is to rerun the site's code on what it knows; here the replay even holds the
     site's data. Without DP the two runs agree bit for bit (the control), with DP they do not.
     """
-    exact = [_released_weights(tiny_data, tiny_spec, tiny_config.replace(dp=False), tmp_path / "plain", seed=0)
-             for _ in range(2)]  # one site (one example secret): without DP it releases the same weights twice
+    exact = [_released_weights(tiny_data, tiny_spec, tiny_config.replace(dp=False), tmp_path / f"plain{i}", seed=0)
+             for i in range(2)]
     assert all(torch.equal(exact[0][k], exact[1][k]) for k in exact[0])
 
     site = _released_weights(tiny_data, tiny_spec, tiny_config, tmp_path / "site", seed=0)
