@@ -131,7 +131,7 @@ def _train_round(context, model, settings: ReceivedSettings, site, config) -> Re
         model, site.catalogue, site.users, config,
         state_dir=site.state_dir, partner=site.partner, run_id=settings.run_id,
         server_round=server_round, max_epsilon=config.max_epsilon, evaluations=evaluations,
-        proximal_mu=settings.proximal_mu, population=site.population,
+        proximal_mu=settings.proximal_mu, population=site.population, dp_engine=site.policy.dp_engine,
     )
     metrics = {
         "num-examples": outcome.examples,
@@ -178,7 +178,7 @@ def _personalise(context, model, settings, site, config) -> RecordDict:
     answer = personalise_locally(model, site.catalogue, site.users, config, state_dir=site.state_dir,
                                  partner=site.partner, run_id=settings.run_id, max_epsilon=config.max_epsilon,
                                  evaluations=evaluation_releases(config, metrics=site.policy.metrics),
-                                 population=site.population)
+                                 population=site.population, dp_engine=site.policy.dp_engine)
     if isinstance(answer, PrivateAnswer):
         metrics, head = _answer_metrics(answer), answer.signed_head
     else:  # DP off (a simulated site mirroring dp=false): exact sums

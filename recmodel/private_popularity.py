@@ -19,7 +19,7 @@ from recmodel.data.interactions import Catalogue, Users
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.item_counts import L2_BOUND, item_count_sums, release_item_counts
 from recmodel.privacy.ledger import PrivacyLedger
-from recmodel.privacy.noised_release import GAUSSIAN
+from recmodel.privacy.noised_release import GAUSSIAN, GAUSSIAN_SUMS
 from recmodel.training.release_plan import POPULARITY, plan_site_releases, record_release
 
 
@@ -48,6 +48,6 @@ def answer_popularity(catalogue: Catalogue, users: Users, config: RunConfig, *, 
                                      noise_multiplier=plan.noise_multiplier)
         entry = record_release(ledger, plan, plan.as_history(), POPULARITY, config, run_id=run_id, server_round=0,
                                partner=partner, max_epsilon=max_epsilon, population=len(users), l2_bound=L2_BOUND,
-                               mechanism=GAUSSIAN)
+                               mechanism=GAUSSIAN, engine=GAUSSIAN_SUMS)
     return PopularityAnswer(counts, plan.noise_multiplier * L2_BOUND, float(entry["epsilon"]),
                             ledger.signed_head(partner))

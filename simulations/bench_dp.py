@@ -10,7 +10,7 @@ candidates, H = 20 history items) and reports users/s of:
 - ``dp``: the project's DP-SGD (``train_locally``: embedding-aware clipping,
   item tables with at least ``sparse-table-rows`` rows on plain SGD with
   deferred noise, Adam elsewhere; Poisson sampling, noise multiplier 1);
-- ``opacus``: Opacus's stock ghost clipping (``dp_implementation="opacus-ghost"``,
+- ``opacus``: Opacus's stock ghost clipping (``dp_implementation="opacus"``,
   Opacus's DataLoader and optimizer, Adam), as the project trained before;
 - ``fastest``: the fastest honest non-private training of the same model:
   plain SGD on shuffled slices of the data, with sparse and with dense
@@ -96,7 +96,7 @@ def _train(path: str, model: DLRM, examples: TensorDataset, batch_size: int, dev
                                          device=device)
     train_locally(model, examples, epochs=1, batch_size=batch_size, learning_rate=config.learning_rate,
                   optimizer=config.optimizer, dp=DPSettings(noise_multiplier=1.0, max_grad_norm=config.max_grad_norm),
-                  dp_implementation="embedding-aware" if path == "dp" else "opacus-ghost",
+                  dp_implementation="embedding-aware" if path == "dp" else "opacus",
                   sparse_table_rows=config.sparse_table_rows, sparse_learning_rate=config.sparse_learning_rate,
                   device=device)
 

@@ -69,6 +69,9 @@ class DPEvent:
     # the neighbouring data sets the epsilon covers: one unit (user or event) added or removed, at the planned
     # sample rate, which follows from the site's declared population, so the relation holds of what is released
     neighbouring: str = "add-or-remove-one-user"
+    # what computed the release: the DP-SGD engine (embedding-aware | opacus) or the Gaussian mechanism of
+    # fedrec's noised sums (gaussian-sums); entries written before this field are DP-SGD or sums by `mechanism`
+    engine: str = "embedding-aware"
 
 
 class LedgerIntegrityError(Exception):

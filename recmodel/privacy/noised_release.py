@@ -21,6 +21,7 @@ import torch
 from recmodel.privacy.mechanism_rng import secret_generator
 
 GAUSSIAN = "gaussian"  # ledger mechanism name of a Gaussian-noised release without subsampling
+GAUSSIAN_SUMS = "gaussian-sums"  # ledger engine name of the releases this module computes
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ The coordinator sends the run config; the site decides. A site's policy fixes:
 - ``metrics``: what may leave besides the DP model update: ``noised``
   (Gaussian-noised evaluation sums, accounted in the ledger; default) or ``none``,
 - ``max-received-weight``: the largest weight magnitude it accepts from the
-  coordinator (``recmodel.privacy.received_message``; default 1e4).
+  coordinator (``recmodel.privacy.received_message``; default 1e4),
+- ``dp-engine``: what computes its DP-SGD releases: ``embedding-aware``
+  (default; the project's own, ``recmodel.training.embedding_aware_dp_sgd``,
+  with Opacus's sampler and accountant) or ``opacus`` (Opacus's own
+  ``PrivacyEngine``, for a site that trusts only a widely reviewed library).
+  The ledger records the engine of every release.
 
 A key the site does not know is an error naming it (a misspelt ``max-epsilom``
 must not leave the site without the cap its operator meant to set).
@@ -41,7 +46,9 @@ from recmodel.config import ACCOUNTANTS, PRIVACY_UNITS, ConfigError, RunConfig
 from recmodel.privacy.received_message import DEFAULT_MAX_RECEIVED_WEIGHT
 
 METRIC_RELEASES = ("noised", "none")
-POLICY_KEYS = ("dp", "privacy-unit", "delta", "accountant", "max-epsilon", "metrics", "max-received-weight")
+POLICY_KEYS = ("dp", "privacy-unit", "delta", "accountant", "max-epsilon", "metrics", "max-received-weight",
+               "dp-engine")
+DP_ENGINES = ("embedding-aware", "opacus")
 DEFAULT_DELTA = 1e-5
 
 
@@ -70,6 +77,7 @@ class SitePolicy:
     source: str  # where the policy came from, for reports
     mirrors_run_config: bool = False  # simulation without a policy file
     max_received_weight: float = DEFAULT_MAX_RECEIVED_WEIGHT
+    dp_engine: str = "embedding-aware"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, partner: str, source: str,
@@ -95,6 +103,7 @@ class SitePolicy:
             source=source,
             max_received_weight=_number(values.get("max-received-weight", DEFAULT_MAX_RECEIVED_WEIGHT),
                                         "max-received-weight", where),
+            dp_engine=str(values.get("dp-engine", "embedding-aware")),
         )
         policy._validate(where)
         return policy
@@ -135,6 +144,8 @@ class SitePolicy:
         if not 0 < self.max_received_weight < math.inf:
             raise ConfigError(f"{where}: max-received-weight must be a finite number > 0 (got "
                               f"{self.max_received_weight})")
+        if self.dp_engine not in DP_ENGINES:
+            raise ConfigError(f"{where}: dp-engine '{self.dp_engine}'; allowed: {', '.join(DP_ENGINES)}")
         if self.metrics not in METRIC_RELEASES:
             raise ConfigError(f"{where}: metrics '{self.metrics}'; allowed: {', '.join(METRIC_RELEASES)}")
 
@@ -166,7 +177,7 @@ class SitePolicy:
     def to_dict(self) -> dict:
         return {"partner": self.partner, "dp": self.dp, "privacy_unit": self.privacy_unit, "delta": self.delta,
                 "accountant": self.accountant, "max_epsilon": self.max_epsilon, "metrics": self.metrics,
-                "max_received_weight": self.max_received_weight, "source": self.source}
+                "max_received_weight": self.max_received_weight, "dp_engine": self.dp_engine, "source": self.source}
 
 
 def _boolean(value: Any, key: str, where: str) -> bool:

@@ -6,7 +6,9 @@ on the summed gradient; the optimizer (SGD or Adam) then steps on that noised
 gradient, which is post-processing of the released sum. Two implementations
 of that one mechanism: ``embedding-aware`` (default; ``embedding_aware_dp_sgd``:
 one backward pass, large item tables on plain SGD with deferred noise) and
-``opacus-ghost`` (Opacus's stock ghost clipping, kept as the reference).
+``opacus`` (Opacus's own ``PrivacyEngine`` with ghost clipping: the reference, and the engine of a site
+whose policy sets ``dp-engine = "opacus"``; it has no per-user guard against non-finite gradients, so such a
+site relies on the received-weight checks of ``recmodel.privacy.received_message``).
 The Poisson masks and the noise come from a generator seeded at the site
 from the OS's secure source (``recmodel.privacy.mechanism_rng``), never from
 the run config's seed. An empty Poisson batch still takes a noise-only step,
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 from opacus import PrivacyEngine
+from opacus.data_loader import DPDataLoader
 from torch.utils.data import DataLoader, Dataset
 
 from recmodel.data.examples import training_batch
@@ -59,7 +62,7 @@ class TrainReport:
 
 
 MIN_STEPS_PER_EPOCH = 4
-DP_IMPLEMENTATIONS = ("embedding-aware", "opacus-ghost")
+DP_IMPLEMENTATIONS = ("embedding-aware", "opacus")
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -124,8 +127,6 @@ def train_locally(
         raise ValueError(f"dp_implementation = {dp_implementation!r} is unknown; "
                          f"allowed: {', '.join(DP_IMPLEMENTATIONS)}")
     planned = len(examples) if planned_examples is None else int(planned_examples)
-    if dp is not None and dp_implementation == "opacus-ghost" and planned != len(examples):
-        raise ValueError("opacus-ghost plans with len(examples); a declared population needs embedding-aware")
     device = resolve_device(device)
     with on_device(model, device):
         model.train()
@@ -136,10 +137,10 @@ def train_locally(
             pull = lambda: _proximal_pull(trainable, anchor, learning_rate * proximal_mu)  # noqa: E731
         optimizer = local_optimizer(optimizer, trainable, learning_rate, momentum)
         criterion = criterion if criterion is not None else PerUserBCELoss()
-        if dp is None or dp_implementation == "opacus-ghost":
+        if dp is None or dp_implementation == "opacus":
             return _train_with_loader(model, examples, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                                       criterion=criterion, compute_loss=compute_loss, dp=dp,
-                                      max_grad_norm=max_grad_norm, after_step=pull, device=device)
+                                      max_grad_norm=max_grad_norm, after_step=pull, device=device, planned=planned)
         sparse = () if proximal_mu > 0 else large_tables(model, sparse_table_rows)
         steps, loss_sum, history, non_finite = train_dp_embedding_aware(
             model, examples, epochs=epochs, steps_per_epoch=steps_per_epoch(planned, batch_size),
@@ -152,14 +153,21 @@ def train_locally(
 
 
 def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criterion, compute_loss, dp,
-                       max_grad_norm, after_step, device) -> TrainReport:
-    """Plain training (each batch's mean gradient clipped to ``max_grad_norm``) or Opacus's stock ghost DP-SGD."""
+                       max_grad_norm, after_step, device, planned: int) -> TrainReport:
+    """Plain training (each batch's mean gradient clipped to ``max_grad_norm``) or Opacus's stock ghost DP-SGD.
+
+    Under DP the plan's schedule is Opacus's own: its ``DPDataLoader`` samples at rate q = 1 / steps per epoch
+    of the ``planned`` examples, told the step count (recmodel.training.embedding_aware_dp_sgd explains why),
+    and its optimizer divides by the plan's expected batch int(q x planned), not one from the exact count.
+    """
     engine = None
     if dp is None:
         loader = DataLoader(examples, batch_size=batch_size, shuffle=True)
     else:
+        per_epoch = steps_per_epoch(planned, batch_size)
         # Poisson masks (the loader's sampler, on the CPU) and Gaussian noise (where the gradients are)
-        loader = DataLoader(examples, batch_size=batch_size, generator=secret_generator())
+        loader = DPDataLoader(examples, sample_rate=1.0 / per_epoch, generator=secret_generator())
+        loader.batch_sampler.steps = per_epoch
         engine = _privacy_engine()
         model, optimizer, criterion, loader = engine.make_private(
             module=model,
@@ -168,12 +176,11 @@ def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criter
             data_loader=loader,
             noise_multiplier=dp.noise_multiplier,
             max_grad_norm=dp.max_grad_norm,
-            poisson_sampling=True,
+            poisson_sampling=False,  # the loader above already samples as planned
             grad_sample_mode="ghost",
             noise_generator=secret_generator(device),
         )
-        loader.batch_sampler.steps = steps_per_epoch(len(examples), batch_size)  # not int(1 / q): see
-        # recmodel.training.embedding_aware_dp_sgd.train_dp_embedding_aware
+        optimizer.expected_batch_size = max(1, int(planned * (1.0 / per_epoch)))
     params = [p for p in model.parameters() if p.requires_grad]
     steps, loss_sum = 0, 0.0
     for _ in range(epochs):
@@ -195,7 +202,8 @@ def _train_with_loader(model, examples, *, epochs, batch_size, optimizer, criter
         model._close()  # remove Opacus hooks: the caller's module is plain again
     history = list(engine.accountant.history) if engine is not None else []
     sample_rate = history[0][1] if history else min(1.0, batch_size / len(examples))
-    return TrainReport(steps, len(examples), loss_sum / max(steps, 1), sample_rate, history)
+    return TrainReport(steps, planned if engine is not None else len(examples), loss_sum / max(steps, 1),
+                       sample_rate, history)
 
 
 def large_tables(model: torch.nn.Module, min_rows: int) -> tuple[torch.nn.Embedding, ...]:

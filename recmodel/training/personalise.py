@@ -31,7 +31,8 @@ PERSONALISE_ROUND = 2**31  # keys the personalisation examples apart from every 
 
 def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,
                         state_dir: Path, partner: str, run_id: str, max_epsilon: float,
-                        evaluations: int, population: int | None = None) -> PrivateAnswer | dict:
+                        evaluations: int, population: int | None = None,
+                        dp_engine: str = "embedding-aware") -> PrivateAnswer | dict:
     """Fine-tune the OverArch in place, save it at the site, and release NDCG@K before/after.
 
     With DP: a ``PrivateAnswer`` whose noised sums are ``ndcg-before`` and
@@ -66,13 +67,13 @@ def personalise_locally(recommender: Recommender, catalogue: Catalogue, users: U
                                    criterion=recommendation_criterion(config.loss), max_grad_norm=config.max_grad_norm,
                                    optimizer=config.optimizer, sparse_table_rows=config.sparse_table_rows,
                                    sparse_learning_rate=config.sparse_learning_rate, device=config.device,
-                                   planned_examples=planned)
+                                   planned_examples=planned, dp_implementation=dp_engine)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
         if plan is not None:
             record_release(ledger, plan, report.history, PERSONALISED, config, run_id=run_id, server_round=0,
-                           partner=partner, max_epsilon=max_epsilon, population=report.examples)
+                           partner=partner, max_epsilon=max_epsilon, population=report.examples, engine=dp_engine)
     save_model(state_dir / PERSONALISED_DIR, recommender.state_dict(), recommender.spec, config.to_mapping())
     after = per_user_ranking(recommender, catalogue, users, config, profiles)["ndcg"]
     if not config.dp:

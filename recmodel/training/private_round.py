@@ -76,6 +76,7 @@ def run_private_round(
     evaluations: int = 0,
     proximal_mu: float = 0.0,
     population: int | None = None,
+    dp_engine: str = "embedding-aware",
 ) -> RoundOutcome:
     """Train the bundle in place on ``users``; record one DP event per model.
 
@@ -84,6 +85,7 @@ def run_private_round(
     exact counts (``recmodel.training.release_plan.plan_site_releases``). Raises ``BudgetExhausted`` (before
     any training) if the round's releases would take the partner's cumulative epsilon above ``max_epsilon``,
     ``LedgerIntegrityError`` if the ledger is damaged, ``PlanCannotRun`` if the loop would not run the plan.
+    ``dp_engine``: the site's DP-SGD engine (``recmodel.privacy.policy``), recorded with each release.
     """
     tasks = []
     if recommender.profile is not None:
@@ -131,12 +133,13 @@ def run_private_round(
                                    max_grad_norm=config.max_grad_norm, optimizer=task.optimizer,
                                    sparse_table_rows=config.sparse_table_rows,
                                    sparse_learning_rate=config.sparse_learning_rate, device=config.device,
-                                   planned_examples=examples if plan is not None else None)
+                                   planned_examples=examples if plan is not None else None,
+                                   dp_implementation=dp_engine)
             reports[task.name] = report
             if plan is not None:
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,
                                server_round=server_round, partner=partner, max_epsilon=max_epsilon,
-                               population=report.examples)
+                               population=report.examples, engine=dp_engine)
     dlrm = reports["dlrm"]
     profile_loss_value = reports["profile"].mean_loss if "profile" in reports else float("nan")
     if not config.dp:

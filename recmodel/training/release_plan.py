@@ -144,11 +144,13 @@ def check_plan_runs(plan: PlannedRelease, *, model: str, examples: int, epochs: 
 
 def record_release(ledger: PrivacyLedger, plan: PlannedRelease, counted: list, model: str, config: RunConfig, *,
                    run_id: str, server_round: int, partner: str, max_epsilon: float, population: int,
-                   l2_bound: float | None = None, mechanism: str | None = None) -> dict:
+                   l2_bound: float | None = None, mechanism: str | None = None,
+                   engine: str = "embedding-aware") -> dict:
     """Check the accountant counted exactly the plan, then append (fsync) the event; returns the entry.
 
     ``counted``: the history the release really ran ([(noise, rate, steps)]);
-    ``l2_bound``: one unit's L2 bound (default the clipping norm).
+    ``l2_bound``: one unit's L2 bound (default the clipping norm); ``engine``: what computed the release
+    (``recmodel.privacy.ledger.DPEvent.engine``).
     """
     counted = [(s, q, n) for s, q, n in counted]
     if counted != plan.as_history():
@@ -162,6 +164,6 @@ def record_release(ledger: PrivacyLedger, plan: PlannedRelease, counted: list, m
         privacy_unit=config.privacy_unit, delta=config.target_delta, epsilon=epsilon,
         accountant=accountant_label(config.accountant), population=population, timestamp=time.time(),
         partner=partner, max_epsilon=max_epsilon, neighbouring=f"add-or-remove-one-{config.privacy_unit}",
-        **optional,
+        engine=engine, **optional,
     ))
 
