@@ -71,3 +71,13 @@ def test_the_real_site_refuses_both_alike_before_touching_data(data, tmp_path, h
         assert "dlrm.attribute_buckets: 31 (expected 32)" in logged[0]["detail"]
         replies[name] = reply_bytes(reply)
     assert replies["with"] == replies["without"]
+
+
+def test_refusals_are_rate_limited_per_run(data, tmp_path):
+    """Retrying a crafted message is not free: from the 4th refusal of a run on, the site refuses unread."""
+    spec = _short_spec(data.with_target)
+    replies = [call_site(train, dataset=data.with_target, run_dir=tmp_path, spec=spec,
+                         arrays=Recommender(spec).state_dict()) for _ in range(5)]
+    assert len({reply_bytes(r) for r in replies}) == 1  # one answer throughout
+    kinds = [r["kind"] for r in refusals(tmp_path / "partners" / "partner-0", "attack")]
+    assert kinds == ["invalid-message"] * 3 + ["rate-limited"] * 2
