@@ -6,8 +6,9 @@ signing key, calibration) lives under ``<run-dir>/partners/<partner>/``, and
 its privacy policy comes from the run config's ``site-policy`` file, or
 mirrors the run config when there is none (the simulation plays every site).
 
-Deployment: the SuperNode is started with
-``--node-config "data-path='events.parquet' state-dir='/var/lib/fedrec' max-epsilon=8.0 expected-users=50000"``
+Deployment: the SuperNode is started with ``--node-config "data-path='events.parquet'
+catalogue-path='catalogue.parquet' state-dir='/var/lib/fedrec' max-epsilon=8.0 expected-users=50000"``
+(``catalogue-path``: the federation's declared item space, ``recmodel.data.declared_catalogue``)
 plus, optionally, the other policy keys of ``recmodel.privacy.policy``
 (``dp``, ``privacy-unit``, ``delta``, ``accountant``, ``metrics``, ``max-received-weight``), ``partner-name``,
 ``device`` and ``signing-key-dir`` (the signing key apart from the ledger, ``recmodel.privacy.site_key``).
@@ -36,7 +37,8 @@ from recmodel.model.bundle import BundleSpec
 from recmodel.privacy.policy import SitePolicy
 from recmodel.privacy.site_key import use_key_dir
 
-SITE_KEYS = ("data-path", "state-dir", "partner-name", "device", "expected-users", "signing-key-dir")  # site facts;
+SITE_KEYS = ("data-path", "catalogue-path", "state-dir", "partner-name", "device", "expected-users",
+             "signing-key-dir")  # site facts;
 # the rest is its privacy policy (recmodel.privacy.policy)
 MAX_EXPECTED_USERS = 10**10
 
@@ -78,7 +80,12 @@ def resolve_site(context: Context, config: RunConfig, run_dir: str) -> Site:
 
 def _deployed_site(node: dict, config: RunConfig) -> Site:
     site_config = config.replace(dataset=str(node["data-path"]))
-    data = load_federated_data(site_config, num_partitions=1)
+    if not str(node.get("catalogue-path", "")):
+        raise ConfigError(f"partner '{node.get('partner-name', 'this site')}': --node-config needs catalogue-path, "
+                          "the federation's declared item catalogue (item_id, optional category and price; the same "
+                          "file at every site): a site whose item space were its own users' items would let one "
+                          "user's items change every other user's negatives and ranking candidates")
+    data = load_federated_data(site_config, num_partitions=1, catalogue_path=str(node["catalogue-path"]))
     check_sites_can_train(site_config, data)
     partner = str(node.get("partner-name", data.site_name(0)))
     state_dir = Path(str(node.get("state-dir", Path.home() / ".fedrec" / partner))).expanduser()

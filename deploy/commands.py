@@ -40,12 +40,13 @@ def list_supernodes_command() -> list[str]:
     return ["flwr", "supernode", "list", CONNECTION, "--format", "json"]
 
 
-def node_config(*, partner: str, data_path: str, state_dir: str, max_epsilon: float | str,
+def node_config(*, partner: str, data_path: str, catalogue_path: str, state_dir: str, max_epsilon: float | str,
                 expected_users: int | str) -> str:
-    """A site's own ``--node-config`` (``client.site``): who it is, its data, its state, its privacy cap, and the
-    public bound on its users that its DP plan uses instead of the exact count."""
-    return (f"partner-name='{partner}' data-path='{data_path}' state-dir='{state_dir}' "
-            f"max-epsilon={max_epsilon} expected-users={expected_users}")
+    """A site's own ``--node-config`` (``client.site``): who it is, its data, the federation's declared item
+    catalogue, its state, its privacy cap, and the public bound on its users that its DP plan uses instead of
+    the exact count."""
+    return (f"partner-name='{partner}' data-path='{data_path}' catalogue-path='{catalogue_path}' "
+            f"state-dir='{state_dir}' max-epsilon={max_epsilon} expected-users={expected_users}")
 
 
 def supernode_command(*, superlink: str, partner_dir: str, runtime_port: int | str, config: str) -> list[str]:

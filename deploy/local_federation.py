@@ -82,6 +82,11 @@ class LocalFederation:
     def state_dir(self, partner: str) -> Path:
         return self.site_dir(partner) / "state"
 
+    @property
+    def catalogue_path(self) -> Path:
+        """The federation's declared item catalogue, the same file for every site."""
+        return self.root / "catalogue.parquet"
+
     def env(self) -> dict[str, str]:
         """The environment of every process of this federation: its own Flower home marks them for teardown."""
         return dict(os.environ, FLWR_HOME=str(self.flwr_home), FLWR_DISABLE_UPDATE_CHECK="1",
@@ -107,6 +112,7 @@ def split_partner_data(federation: LocalFederation, source: Path | None, *, user
         events = generate_events(SyntheticSpec(users=users, partners=len(federation.partners), seed=seed))
     else:
         events = load_events(source)
+    write_declared_catalogue(events, federation.catalogue_path)
     assignment = assign_partners(events, by="user", partners=len(federation.partners), seed=seed)
     site = events["user_id"].map(assignment).to_numpy()
     for k, partner in enumerate(federation.partners):
@@ -115,6 +121,15 @@ def split_partner_data(federation: LocalFederation, source: Path | None, *, user
         federation.site_dir(partner).mkdir(parents=True, exist_ok=True)
         part.to_parquet(federation.data_path(partner), index=False)
     return tuple(user_attribute_columns(events))
+
+
+def write_declared_catalogue(events: pd.DataFrame, path: Path) -> None:
+    """The federation's public item list (``catalogue-path``), from the source's items: item_id, and category and
+    price where the source has them (one row per item, its first listing)."""
+    columns = [c for c in ("item_id", "category", "price") if c in events.columns]
+    items = events[columns].drop_duplicates("item_id").assign(item_id=lambda f: f["item_id"].astype(str))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items.sort_values("item_id").to_parquet(path, index=False)
 
 
 def start_superlink(federation: LocalFederation, env: dict[str, str] | None = None) -> None:
@@ -156,8 +171,8 @@ def declared_users(events_file: Path) -> int:
 
 def start_supernode(federation: LocalFederation, partner: str, *, max_epsilon: float) -> subprocess.Popen:
     config = node_config(partner=partner, data_path=str(federation.data_path(partner)),
-                         state_dir=str(federation.state_dir(partner)), max_epsilon=max_epsilon,
-                         expected_users=declared_users(federation.data_path(partner)))
+                         catalogue_path=str(federation.catalogue_path), state_dir=str(federation.state_dir(partner)),
+                         max_epsilon=max_epsilon, expected_users=declared_users(federation.data_path(partner)))
     return federation.start(partner, supernode_command(
         superlink=federation.address, partner_dir=str(federation.credentials.partner_dir(partner)),
         runtime_port=free_port(), config=config))

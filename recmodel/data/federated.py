@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recmodel.config import RunConfig
+from recmodel.data.declared_catalogue import events_in_catalogue, load_declared_catalogue
 from recmodel.data.interactions import USER_DENSE_FEATURES, Catalogue, Users, split_leave_last_out
 from recmodel.data.partition import partition_users
 from recmodel.data.schema import DataError, load_events
@@ -47,8 +48,12 @@ class FederatedData:
         return "+".join(names) if names else f"site-{partition_id}"
 
 
-def load_federated_data(config: RunConfig, num_partitions: int) -> FederatedData:
-    """Load (or generate), split and partition the configured data set."""
+def load_federated_data(config: RunConfig, num_partitions: int, *, catalogue_path: str = "") -> FederatedData:
+    """Load (or generate), split and partition the configured data set.
+
+    ``catalogue_path`` (a deployed site's declared catalogue): the item space is that file's items, not the
+    items of the events (``recmodel.data.declared_catalogue``).
+    """
     source = config.dataset
     stamp = 0.0
     if source != "synthetic":
@@ -68,12 +73,15 @@ def load_federated_data(config: RunConfig, num_partitions: int) -> FederatedData
         config.attribute_buckets,
         config.min_interactions,
         config.seed,
+        catalogue_path,
+        Path(catalogue_path).stat().st_mtime if catalogue_path else 0.0,
     )
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(source, _stamp, num_partitions, users, items, categories, item_buckets,
-                 category_buckets, attribute_buckets, min_interactions, seed) -> FederatedData:
+                 category_buckets, attribute_buckets, min_interactions, seed, catalogue_path="",
+                 _catalogue_stamp=0.0) -> FederatedData:
     if source == "synthetic":
         if users < num_partitions:
             raise DataError(
@@ -84,6 +92,10 @@ def _load_cached(source, _stamp, num_partitions, users, items, categories, item_
         events = generate_events(spec)
     else:
         events = load_events(source)
+    declared = None
+    if catalogue_path:
+        declared = load_declared_catalogue(catalogue_path)
+        events, _ = events_in_catalogue(events, declared)
     split = split_leave_last_out(
         events,
         item_buckets=item_buckets,
@@ -91,6 +103,7 @@ def _load_cached(source, _stamp, num_partitions, users, items, categories, item_
         attribute_buckets=attribute_buckets,
         min_interactions=min_interactions,
         source=source,
+        items=declared,
     )
     partitions = partition_users(split.users, num_partitions, seed=seed)
     for site, rows in enumerate(partitions):

@@ -120,11 +120,14 @@ def split_leave_last_out(
     min_interactions: int = 3,
     source: str = "events",
     holdout: bool = True,
+    items: pd.DataFrame | None = None,
 ) -> SplitData:
     """Build the catalogue and the per-user temporal split from an events table.
 
     ``holdout=False`` (serving): every interaction counts as train (history and
     "already seen"); ``valid_item``/``test_item`` then repeat the last one.
+    ``items`` (a deployed site's declared catalogue, ``recmodel.data.declared_catalogue``): the catalogue is
+    these items, with their category and price, whatever the events hold; ``events`` must be on them only.
     """
     interactions = _interactions(events)
     per_user = interactions.groupby("user_id", sort=True).size()
@@ -136,7 +139,7 @@ def split_leave_last_out(
             f"{source}: no user has at least {min_interactions} distinct interactions "
             f"({dropped} users dropped); lower min-interactions or add data"
         )
-    catalogue = _catalogue(events, interactions, item_buckets, category_buckets)
+    catalogue = _catalogue(events if items is None else items, interactions, item_buckets, category_buckets)
     position = pd.Series(np.arange(len(catalogue)), index=catalogue.item_ids)
     interactions = interactions.assign(position=position.loc[interactions["item_id"]].to_numpy())
     users, attribute_names = _users(events, interactions, catalogue, attribute_buckets, holdout)

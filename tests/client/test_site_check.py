@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from flwr.app import Context, RecordDict
 
 from client.site_check import check_site
@@ -11,8 +12,12 @@ from simulations.defaults import default_run_config
 
 
 def _deployed(tmp_path, events_path, **extra) -> Context:
-    node = {"data-path": str(events_path), "state-dir": str(tmp_path / "state"), "partner-name": "shop-a",
-            "max-epsilon": 10.0, "expected-users": 300, **extra}
+    """A deployed site over ``events_path``, its declared catalogue every item of a 50-item synthetic shop."""
+    catalogue = tmp_path / "catalogue.parquet"
+    if not catalogue.exists():
+        pd.DataFrame({"item_id": [f"i{i:06d}" for i in range(50)]}).to_parquet(catalogue)
+    node = {"data-path": str(events_path), "catalogue-path": str(catalogue), "state-dir": str(tmp_path / "state"),
+            "partner-name": "shop-a", "max-epsilon": 10.0, "expected-users": 300, **extra}
     return Context(run_id=1, node_id=5, node_config=node, state=RecordDict(), run_config={})
 
 

@@ -11,7 +11,8 @@ from deploy.commands import (connection_toml, node_config, register_command, run
 DOC = "\n".join(line.strip() for line in  # code blocks indented in list items compare unindented
                 (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text().splitlines())
 CREDS = "/srv/fedrec/credentials"
-PARTNER_CONFIG = node_config(partner="shop-a", data_path="/data/fedrec/events.parquet", state_dir="/var/lib/fedrec",
+PARTNER_CONFIG = node_config(partner="shop-a", data_path="/data/fedrec/events.parquet",
+                             catalogue_path="/data/fedrec/catalogue.parquet", state_dir="/var/lib/fedrec",
                              max_epsilon=8.0, expected_users=50000)
 
 

@@ -28,6 +28,7 @@ def test_refused_connections_and_a_supernode_killed_in_round_2_of_3(tmp_path):
         stranger = create_credentials(tmp_path / "stranger", ("stranger",), ("127.0.0.1",), federation.address)
         shutil.copy(federation.credentials.ca_certificate, stranger.partner_dir("stranger") / "ca.crt")  # trusts it
         config = node_config(partner="stranger", data_path=str(federation.data_path("site-1")),
+                             catalogue_path=str(federation.catalogue_path),
                              state_dir=str(tmp_path / "stranger-state"), max_epsilon=10, expected_users=100)
         unregistered = federation.start("unregistered", supernode_command(
             superlink=federation.address, partner_dir=str(stranger.partner_dir("stranger")),

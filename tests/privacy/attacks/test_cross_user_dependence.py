@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from recmodel.data.declared_catalogue import events_in_catalogue
 from recmodel.data.federated import load_federated_data, model_spec_for
+from recmodel.data.interactions import split_leave_last_out
 from recmodel.data.profile_examples import held_out_users, profile_training_examples
 from recmodel.data.profile_features import summarise
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.private_evaluation import per_user_ranking
+from recmodel.data.synthetic import SyntheticSpec, generate_events
 from recmodel.privacy.item_counts import item_count_sums
 from recmodel.training.release_plan import dlrm_training_examples
 from simulations.defaults import default_run_config
@@ -103,3 +106,30 @@ def test_the_weakened_site_ties_every_users_recency_to_the_latest_event():
     assert len(changed) > len(weakened[1]) // 2  # the site's own latest event moved: most users' rows changed
     real = [features(users, config.reference_time) for users in (d, d_prime)]
     _assert_others_identical(*real, removed, "profile features")
+
+
+def test_a_deployed_sites_item_space_is_declared_not_its_users_items(tmp_path):
+    """Weakened site (catalogue = its users' items): a user with an item nobody else has changes every other
+    user's negatives. Real site (``catalogue-path``): the declared catalogue, the same with or without them."""
+    events = generate_events(SyntheticSpec(users=60, items=40, categories=5, partners=1, seed=2))
+    target = events["user_id"].iloc[0]
+    events.loc[events.index[0], "item_id"] = "only-the-target-has-this"
+    declared = events[["item_id", "category", "price"]].drop_duplicates("item_id").reset_index(drop=True)
+    config = default_run_config(**{**TINY, "item_buckets": 256, "negative_sampling": "uniform"})
+
+    def negatives_of_others(frame, items):
+        if items is not None:
+            frame, _ = events_in_catalogue(frame, items)
+        split = split_leave_last_out(frame, item_buckets=256, category_buckets=config.category_buckets,
+                                     attribute_buckets=config.attribute_buckets, items=items)
+        examples = dlrm_training_examples(split.catalogue, split.users, config, seed=SECRET_AND_ROUND)
+        candidates = [examples[i][5] for i in range(len(examples))]  # candidate item rows [L]
+        return {str(split.users.user_ids[u]): candidates[i].numpy()
+                for i, u in enumerate(examples.example_user) if split.users.user_ids[u] != target}
+
+    without = events[events["user_id"] != target]
+    weakened = negatives_of_others(events, None), negatives_of_others(without, None)
+    assert any(not np.array_equal(weakened[0][u], weakened[1][u]) for u in weakened[1])
+    real = negatives_of_others(events, declared), negatives_of_others(without, declared)
+    assert real[0].keys() == real[1].keys()
+    assert all(np.array_equal(real[0][u], real[1][u]) for u in real[1])

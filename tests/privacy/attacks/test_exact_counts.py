@@ -31,6 +31,7 @@ def shop(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shop")
     events = generate_events(SyntheticSpec(users=300, items=60, categories=6, partners=1, seed=4))
     events.drop(columns=["latent_favourites"]).to_parquet(folder / "events.parquet")
+    events[["item_id", "category", "price"]].drop_duplicates("item_id").to_parquet(folder / "catalogue.parquet")
     attributes = ",".join(user_attribute_columns(events.drop(columns=["latent_favourites"])))
     return folder, attributes
 
@@ -40,7 +41,8 @@ def _context(folder, attributes, min_interactions: int) -> Context:
     values.update({key.replace("_", "-"): value for key, value in TINY.items()})
     values.update({"item-buckets": 256, "user-attributes": attributes, "min-interactions": min_interactions,
                    "num-server-rounds": 1, "popularity-prior": True})
-    node = {"data-path": str(folder / "events.parquet"), "state-dir": str(folder / f"state-{min_interactions}"),
+    node = {"data-path": str(folder / "events.parquet"), "catalogue-path": str(folder / "catalogue.parquet"),
+            "state-dir": str(folder / f"state-{min_interactions}"),
             "partner-name": "shop", "max-epsilon": 10.0, "expected-users": DECLARED}
     return Context(run_id=1, node_id=7, node_config=node, state=RecordDict(), run_config=values)
 
