@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flwr.supercore.task_identity import TaskIdentity
 
 from recmodel.data.federated import load_federated_data, model_spec_for
 from simulations.defaults import default_run_config
@@ -25,3 +26,14 @@ def tiny_data(tiny_config):
 @pytest.fixture
 def tiny_spec(tiny_config, tiny_data):
     return model_spec_for(tiny_config, tiny_data)
+
+
+@pytest.fixture
+def flower_node_identity():
+    """The identity the Flower runtime sets in a SuperNode's process before it builds Messages (tests that call
+    the ClientApp's handlers directly, as the simulation engine does, use it)."""
+    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
+    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 7
+    yield
+    TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+

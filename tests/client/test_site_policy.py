@@ -10,7 +10,6 @@ import json
 import pytest
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
-from flwr.supercore.task_identity import TaskIdentity
 
 from client.app import evaluate, train
 from recmodel.model.bundle import Recommender
@@ -20,16 +19,8 @@ from recmodel.privacy.site_log import REFUSED_CODE, REFUSED_REASON, refusals
 from simulations.defaults import app_config_values
 from tests.conftest import TINY
 
+pytestmark = pytest.mark.usefixtures("flower_node_identity")
 SPENT = (3.0, 0.1, 50)  # noise, sample rate, steps already in the ledger: epsilon 0.98 at delta 1e-5
-
-
-@pytest.fixture(autouse=True)
-def node_identity():
-    """The identity the Flower runtime sets in a SuperNode's process before it builds Messages."""
-    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 7
-    yield
-    TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
 
 
 @pytest.fixture

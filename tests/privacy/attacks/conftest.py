@@ -14,7 +14,6 @@ import pytest
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.common.serde import error_to_proto
-from flwr.supercore.task_identity import TaskIdentity
 
 from recmodel.data.federated import load_federated_data, model_spec_for
 from recmodel.data.synthetic import SyntheticSpec, generate_events
@@ -26,12 +25,10 @@ REFERENCE_TIME = 2e9
 
 
 @pytest.fixture(autouse=True)
-def node_identity():
-    """The identity the Flower runtime sets in a SuperNode's process before it builds Messages."""
-    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 7
-    yield
-    TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
+def node_identity(flower_node_identity):
+    """Every attack calls the ClientApp's handlers as a SuperNode would."""
+
+
 
 
 @dataclass(frozen=True)
