@@ -52,6 +52,8 @@ def _partner_record(site: Site, context: Context, signed_head: dict | None) -> C
                        "head-signature": signed_head["signature"], "key-id": signed_head["key_id"],
                        "public-key": read_public_key(site.state_dir) or "",
                        "releases": json.dumps(signed_head.get("releases", {}))})
+        if "file_signature" in signed_head:  # the spend, signed: evidence for a later ledger recovery
+            record["head-record"] = json.dumps({k: v for k, v in signed_head.items() if k != "releases"})
     return ConfigRecord(record)
 
 

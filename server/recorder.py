@@ -54,6 +54,8 @@ class PartnerState:
         head = {"round": server_round, "kind": kind, "entries": int(info["ledger-entries"]),
                 "head": str(info["ledger-head"]), "signature": str(info["head-signature"]),
                 "key_id": str(info["key-id"])}
+        if "head-record" in info:  # every field of the site's head.json, signed: spend evidence for the site
+            head = {**json.loads(str(info["head-record"])), **head}
         self.signed_heads.append(head)
         self.ledger_entries, self.ledger_head = head["entries"], head["head"]
         self.releases = json.loads(str(info["releases"])) if "releases" in info else {}

@@ -16,15 +16,19 @@ def register(commands) -> None:
                          description=__doc__)
     ack.add_argument("state_dir", help="the site's state directory (holding ledger.jsonl, head.json, site_key.pem)")
     ack.add_argument("--note", required=True, help="who acknowledges and why; written into the new ledger")
+    ack.add_argument("--evidence", action="append", default=[], metavar="REPORT_JSON",
+                     help="a run's privacy/report.json whose signed copies of this site's heads count as evidence "
+                          "of its spend (repeatable); the latest signed spend is carried over")
     ack.set_defaults(handler=run_acknowledge)
 
 
 def run_acknowledge(args) -> int:
     from recmodel.privacy.ledger import LedgerIntegrityError
-    from recmodel.privacy.ledger_recovery import acknowledge_ledger_loss
+    from recmodel.privacy.ledger_recovery import acknowledge_ledger_loss, coordinator_heads
 
     try:
-        kept = acknowledge_ledger_loss(args.state_dir, note=args.note)
+        evidence = [head for path in args.evidence for head in coordinator_heads(path)]
+        kept = acknowledge_ledger_loss(args.state_dir, note=args.note, evidence=evidence)
     except LedgerIntegrityError as error:
         raise DataError(str(error)) from None
     print(f"acknowledged: the damaged ledger is kept as {kept}; the new ledger carries over the signed spend")

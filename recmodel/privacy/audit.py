@@ -143,10 +143,7 @@ def audit_ledger(path: str | Path, *, public_key: str | None = None, recorded: d
                               "coordinator's record of the site's signed heads): an emptied or tail-cut ledger "
                               "could not be told from a whole one")
     if head is not None and public_key is not None:
-        _check_signed_head(lines, head, public_key, audit, who=f"the site's own signed head ({head_file.name})")
-        if "file_signature" in head and not verify(public_key, head_file_message(head), str(head["file_signature"])):
-            audit.problems.append(f"{head_file}: its fields (spend, epsilon, ...) do not carry the site's "
-                                  "signature: the head was edited")
+        _check_signed_head(lines, head, public_key, audit, who=f"the site's own signed head ({head_file})")
     if recorded:
         _check_coordinator_record(lines, recorded, public_key, audit)
     return audit
@@ -255,6 +252,9 @@ def _check_signed_head(lines, head: dict, public_key: str, audit: LedgerAudit, *
         audit.problems.append(f"{who}: head ({count} entries, {value[:12]}...) does not carry the site's signature: "
                               "a forged or edited record")
         return False
+    if "file_signature" in head and not verify(public_key, head_file_message(head), str(head["file_signature"])):
+        audit.problems.append(f"{who}: its fields (spend, epsilon, ...) do not carry the site's signature: "
+                              "the head was edited")
     if len(lines) < count:
         audit.problems.append(f"{who}: the site signed a head with {count} entries but the ledger has "
                               f"{len(lines)}: entries {len(lines) + 1}..{count} were deleted at the site")

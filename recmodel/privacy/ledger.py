@@ -136,8 +136,12 @@ class PrivacyLedger:
 
     def signed_head(self, partner: str) -> dict:
         """{"entries", "head", "signature", "key_id", "releases"}: what the site reports with each release
-        (``releases``: recmodel.privacy.release_summary.releases_by_kind of the entries up to the head)."""
+        (``releases``: recmodel.privacy.release_summary.releases_by_kind of the entries up to the head),
+        plus, once the ledger has a signed entry, every field of ``head.json`` with its ``file_signature``:
+        the coordinator's copy is signed evidence of the spend a ledger recovery must carry over."""
         entries = self.entries()
+        if entries and self.key is not None:
+            return {**self._head_record(entries, partner=partner), "releases": releases_by_kind(entries)}
         return {**self._signed(partner, *_head_of(entries)), "releases": releases_by_kind(entries)}
 
     def _signed(self, partner: str, entries: int, head: str) -> dict:
@@ -263,6 +267,14 @@ class PrivacyLedger:
 
     def _write_head(self, entries: list[dict], *, partner: str) -> None:
         """``head.json``: the signed head, plus the spend so far (enough to carry it over if the ledger is lost)."""
+        head = self._head_record(entries, partner=partner)
+        write_atomically(self.path.parent / HEAD_FILE,
+                         lambda tmp: tmp.write_text(json.dumps(head, sort_keys=True), encoding="utf-8"))
+        fsync_directory(self.path.parent)
+
+    def _head_record(self, entries: list[dict], *, partner: str) -> dict:
+        """The signed head of ``entries`` with the spend so far and its facts, every field signed
+        (``file_signature``): what ``head.json`` holds and what the coordinator keeps a copy of."""
         last = entries[-1]
         spend: dict[tuple, int] = {}
         for e in entries:
@@ -273,9 +285,7 @@ class PrivacyLedger:
         head = dict(self._signed(partner, len(entries), last["hash"]), partner=partner, **facts,
                     spend=[[sigma, rate, mechanism, steps] for (sigma, rate, mechanism), steps in spend.items()])
         head["file_signature"] = self.key.sign(head_file_message(head))  # every field, not only the head
-        write_atomically(self.path.parent / HEAD_FILE,
-                         lambda tmp: tmp.write_text(json.dumps(head, sort_keys=True), encoding="utf-8"))
-        fsync_directory(self.path.parent)
+        return head
 
 
 def _head_of(entries: list[dict]) -> tuple[int, str]:

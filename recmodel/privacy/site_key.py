@@ -29,6 +29,7 @@ PUBLIC_KEY_FILE = "site_key.pub"
 KEY_DIR_FILE = "signing_key_dir"  # in the state directory: where the key lives when not beside the ledger
 HEAD_DOMAIN = "fedrec-ledger-head/v1"
 HEAD_FILE_DOMAIN = "fedrec-ledger-head-file/v1"
+UNSIGNED_HEAD_FIELDS = ("file_signature", "releases", "round", "kind")  # what a coordinator's copy adds
 
 
 class SiteKey:
@@ -132,8 +133,9 @@ def head_message(partner: str, entries: int, head: str) -> bytes:
 
 
 def head_file_message(head: dict) -> bytes:
-    """What ``head.json``'s ``file_signature`` signs: every other field of the head, as canonical JSON."""
-    body = {key: value for key, value in head.items() if key != "file_signature"}
+    """What ``head.json``'s ``file_signature`` signs: every other field of the head, as canonical JSON
+    (``releases``, the unsigned summary the coordinator's copy adds, and its ``round``/``kind`` excepted)."""
+    body = {key: value for key, value in head.items() if key not in UNSIGNED_HEAD_FIELDS}
     return (HEAD_FILE_DOMAIN + "|" + json.dumps(body, sort_keys=True, separators=(",", ":"))).encode("utf-8")
 
 

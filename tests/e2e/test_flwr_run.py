@@ -82,6 +82,7 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     for partner in report["partners"].values():  # the coordinator kept every signed head it received
         assert [(h["round"], h["kind"]) for h in partner["signed_heads"]] == [
             (0, "preflight"), (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
+        assert all({"spend", "file_signature"} <= set(h) for h in partner["signed_heads"] if h["kind"] == "train")
         assert partner["policy"]["source"].startswith("simulation")
         assert {k: r["releases"] for k, r in partner["releases"].items()} == {"popularity": 1, "profile": 2,
                                                                               "dlrm": 2, "evaluation": 2}

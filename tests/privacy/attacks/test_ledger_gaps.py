@@ -5,6 +5,10 @@ chain) and changes what it does not look at; the real site and ``fedrec audit`` 
 """
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +102,54 @@ def test_a_key_kept_apart_signs_the_ledger_and_losing_its_pointer_is_refused(tmp
     (state / KEY_DIR_FILE).unlink()  # the site would otherwise make a new key and re-sign an edited ledger
     with pytest.raises(LedgerIntegrityError, match="but the site finds no key"):
         PrivacyLedger.at_site(state).check_continuity()
+
+
+def _release(state, number: int) -> dict:
+    """Append the ``number``-th (1-based) release of ``RELEASES`` at the site; returns its signed head."""
+    ledger = PrivacyLedger.at_site(state)
+    ledger.append(DPEvent(
+        run_id="r", round=number, model="dlrm", noise_multiplier=1.1, sample_rate=0.05, steps=40,
+        max_grad_norm=0.5, privacy_unit="user", delta=1e-5,
+        epsilon=epsilon_of(RELEASES[:number], delta=1e-5, accountant="prv"), accountant="opacus-prv 1.6.0",
+        population=500, timestamp=0.0, partner="shop", max_epsilon=10.0))
+    return {"round": number, "kind": "train", **ledger.signed_head("shop")}
+
+
+def _carried_epsilon(state) -> float:
+    return PrivacyLedger.at_site(state).entries()[-1]["epsilon"]
+
+
+def test_a_head_restored_from_an_old_backup_cannot_lower_the_spend_below_the_coordinators_copy(tmp_path):
+    """The operator restores head.json from a backup taken after release 1 and claims the ledger was lost;
+    the coordinator's report holds the site's signed head of release 4, which the recovery carries over."""
+    state, weakened = tmp_path / "site", tmp_path / "weakened"
+    heads = [_release(state, number) for number in range(1, 5)]
+    backup = json.loads(json.dumps(heads[0]))
+    backup.pop("releases"), backup.pop("round"), backup.pop("kind")
+    (state / HEAD_FILE).write_text(json.dumps(backup))
+    (state / LEDGER_FILE).unlink()
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"partners": {"shop": {"signed_heads": heads}}}))
+
+    shutil.copytree(state, weakened)  # the weakened recovery reads head.json alone
+    acknowledge_ledger_loss(weakened, note="lost")
+    assert _carried_epsilon(weakened) == pytest.approx(epsilon_of(RELEASES[:1], delta=1e-5, accountant="prv"))
+
+    fedrec = [str(Path(sys.executable).parent / "fedrec"), "site", "acknowledge-ledger-loss", str(state)]
+    done = subprocess.run(fedrec + ["--note", "lost", "--evidence", str(report)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _carried_epsilon(state) == pytest.approx(epsilon_of(RELEASES, delta=1e-5, accountant="prv"),
+                                                       rel=1e-3)
+    assert all(audit.ok for audit in audit_path(state))
+
+
+def test_recovery_refuses_when_a_later_signed_head_has_no_spend_and_ignores_forged_copies(tmp_path):
+    heads = [_release(tmp_path, number) for number in range(1, 4)]
+    (tmp_path / LEDGER_FILE).unlink()
+    (tmp_path / HEAD_FILE).unlink()
+    forged = {**heads[2], "spend": [[1.1, 0.05, "gaussian-dp-sgd", 1]]}  # the spend edited, the signature kept
+    with pytest.raises(LedgerIntegrityError, match="no head with a spend carries the site's signature"):
+        acknowledge_ledger_loss(tmp_path, note="lost", evidence=[forged])
+    older_style = {k: heads[2][k] for k in ("partner", "entries", "head", "signature", "key_id")}
+    with pytest.raises(LedgerIntegrityError, match="signed a head with 3 entries, but the latest signed spend"):
+        acknowledge_ledger_loss(tmp_path, note="lost", evidence=[heads[0], older_style])

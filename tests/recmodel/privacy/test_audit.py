@@ -166,6 +166,13 @@ def test_an_edited_coordinator_record_is_named(site):
                for p in problems)
 
 
+def test_an_edited_spend_in_the_coordinators_copy_of_a_head_is_named(site):
+    folder, record = site
+    record["signed_heads"][2]["spend"][0][3] = 1  # the coordinator's copy claims fewer steps
+    assert any("coordinator's record (round 3, train): its fields" in p and "the head was edited" in p
+               for p in _problems(folder, record))
+
+
 def test_the_reported_releases_by_kind_are_those_of_the_ledger(site):
     folder, record = site
     assert record["releases"]["dlrm"]["releases"] == 3 and record["releases"]["profile"]["rounds"] == [1, 3]
