@@ -95,7 +95,8 @@ def _deployed_site(node: dict, config: RunConfig) -> Site:
         except ValueError as error:
             raise ConfigError(f"partner '{partner}': signing-key-dir: {error}") from None
     policy_values = {key: value for key, value in node.items() if key not in SITE_KEYS}
-    policy = SitePolicy.from_mapping(policy_values, partner=partner, source="the SuperNode's --node-config")
+    policy = SitePolicy.from_mapping(policy_values, partner=partner, source="the SuperNode's --node-config",
+                                     other_keys=tuple(SITE_KEYS))
     return Site(partner, data.catalogue, data.site_users(0), state_dir, policy, simulated=False,
                 model_spec=declared_model_spec(config), population=_expected_users(node, partner),
                 attribute_names=data.attribute_names)

@@ -9,7 +9,9 @@ def register(commands) -> None:
     deploy = commands.add_parser("deploy", help="credentials for a deployed federation; a loopback federation demo",
                                  description="See docs/deployment.md for the coordinator's and partners' steps.")
     sub = deploy.add_subparsers(dest="deploy_command", required=True)
-    init = sub.add_parser("init", help="a CA, the SuperLink's TLS certificate and one SuperNode key pair per partner")
+    init = sub.add_parser("init", help="a CA, the SuperLink's TLS certificate and one SuperNode key pair per partner",
+                          description="Write a new CA, the SuperLink's TLS certificate and one SuperNode key pair "
+                                      "per partner into a new directory (docs/deployment.md).")
     init.add_argument("--partners", required=True, help="partner names, comma-separated, e.g. shop-a,shop-b")
     init.add_argument("--superlink-host", required=True, action="append",
                       help="a host name or IP address the SuperLink's certificate is valid for (repeatable)")
@@ -19,7 +21,10 @@ def register(commands) -> None:
     init.set_defaults(handler=run_init)
 
     local = sub.add_parser("local", help="a TLS-authenticated SuperLink and N SuperNodes on loopback: run, then "
-                                         "tear down")
+                                         "tear down",
+                           description="Start a TLS-authenticated SuperLink and N SuperNodes on loopback, run the "
+                                       "app, print the audit command for its ledgers, tear everything down; exit 0 when the run "
+                                       "finished.")
     local.add_argument("--partners", type=int, default=3, help="number of partner sites (default: 3)")
     local.add_argument("--rounds", type=int, default=2, help="federated rounds (default: 2)")
     local.add_argument("--data", help="an events file to split over the partners (default: the synthetic generator)")

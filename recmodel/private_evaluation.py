@@ -55,7 +55,8 @@ def release_privately(per_user: dict[str, np.ndarray], config: RunConfig, *, sta
         released = release_noised_sums(per_user, noise_multiplier=plan.noise_multiplier)
         entry = record_release(ledger, plan, plan.as_history(), EVALUATION, config, run_id=run_id,
                                server_round=server_round, partner=partner, max_epsilon=max_epsilon,
-                               population=len(users), l2_bound=released.sensitivity, mechanism=GAUSSIAN,
+                               population=len(users) if population is None else population,
+                               l2_bound=released.sensitivity, mechanism=GAUSSIAN,
                                engine=GAUSSIAN_SUMS)
     return PrivateAnswer(released, float(entry["epsilon"]), ledger.signed_head(partner))
 

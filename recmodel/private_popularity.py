@@ -47,7 +47,8 @@ def answer_popularity(catalogue: Catalogue, users: Users, config: RunConfig, *, 
         counts = release_item_counts(catalogue, users, recent=config.popularity_recent_items,
                                      noise_multiplier=plan.noise_multiplier)
         entry = record_release(ledger, plan, plan.as_history(), POPULARITY, config, run_id=run_id, server_round=0,
-                               partner=partner, max_epsilon=max_epsilon, population=len(users), l2_bound=L2_BOUND,
+                               partner=partner, max_epsilon=max_epsilon,
+                               population=len(users) if population is None else population, l2_bound=L2_BOUND,
                                mechanism=GAUSSIAN, engine=GAUSSIAN_SUMS)
     return PopularityAnswer(counts, plan.noise_multiplier * L2_BOUND, float(entry["epsilon"]),
                             ledger.signed_head(partner))

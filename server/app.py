@@ -27,7 +27,7 @@ from server.html_report import write_html_report
 from server.model_selection import is_new_best, selected_folder, selection_summary
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
-from server.preflight import run_preflight
+from server.preflight import federated_evaluation_line, run_preflight
 from server.privacy_report import build_report, central_dp_section, write_privacy_report
 from server.recorder import RoundRecorder
 from server.round_loop import run_rounds
@@ -217,6 +217,9 @@ def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, c
                                  timeout=config.round_timeout, refusals=refusals)
     result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
     summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result}
+    if config.dp and facts["examples"]:
+        print(federated_evaluation_line(facts["examples"], noise_multiplier=config.evaluation_noise_multiplier,
+                                        top_k=config.top_k), flush=True)
     if prior is None:
         return summary
     with torch.no_grad():

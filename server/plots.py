@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,10 @@ BASELINE_STYLES = {  # name in summary.json "baselines" -> (label, colour, line 
 }
 
 
+PARTNER_MARKERS = ("o", "s", "^", "D", "v", "P")
+PARTNER_LINES = ("-", "--", ":", "-.")
+
+
 def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baselines: dict[str, dict], target: Path) -> Path:
     """NDCG@K (central, federated) and max epsilon over partners, per round; each baseline's NDCG@K as a
     horizontal line (``baselines``: summary.json's, name -> {"ndcg@K": ...})."""
@@ -31,17 +36,23 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baselines: dict[str, 
     if any(v is not None for v in central):
         left.plot(rounds, central, marker="o", label="central (all partners' test users)")
     if any(v is not None for v in federated):
-        left.plot(rounds, federated, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
-                  label="federated (partners' noised answers)")  # dashed, hollow: visible where it meets central
+        line = left.plot(rounds, federated, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
+                         label="federated (partners' noised answers)")[0]  # dashed, hollow: visible over central
+        band = noise_band(rows, key)
+        if band is not None:  # the noise std of each answer, as a band around it, clipped to [0, 1]
+            left.fill_between(rounds, band[0], band[1], color=line.get_color(), alpha=0.15,
+                              label="federated ± noise std")
     for name, values in baselines.items():
         if values.get(key) is not None:
             label, colour, style = BASELINE_STYLES.get(name, (name, "black", "--"))
             left.axhline(values[key], color=colour, linestyle=style, label=label)
     left.set(xlabel="round", ylabel=f"NDCG@{top_k}", title=f"NDCG@{top_k} over rounds")
+    left.set_ylim(bottom=0)
     left.legend(fontsize=8)
     if eps_rows:
         right.plot([r for r, _ in eps_rows], [e for _, e in eps_rows], marker="o", color="tab:red")
     right.set(xlabel="round", ylabel="epsilon (max over partners)", title="privacy spent")
+    right.set_ylim(bottom=0)
     for axis in (left, right):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
@@ -50,14 +61,34 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baselines: dict[str, 
     return target
 
 
+def noise_band(rows: list[dict], key: str) -> tuple[list[float], list[float]] | None:
+    """(lower, upper) = federated value -/+ its noise std per row, clipped to [0, 1] (nan where a row has no
+    federated figure); None when no row carries a std."""
+    lower, upper = [], []
+    for row in rows:
+        federated = row["federated"] or {}
+        value, std = federated.get(key), federated.get(f"{key}-std")
+        if value is None or std is None or math.isnan(std):
+            lower.append(math.nan), upper.append(math.nan)
+        else:
+            lower.append(max(0.0, value - std)), upper.append(min(1.0, value + std))
+    return (lower, upper) if any(not math.isnan(v) for v in upper) else None
+
+
 def plot_epsilon_by_partner(series: dict[str, dict[str, float]], caps: dict[str, float | None], *, target: Path) -> Path:
     """Cumulative epsilon per partner over rounds, with each partner's cap dashed."""
     fig, axis = plt.subplots(figsize=(6, 4))
-    for name, by_round in series.items():
-        line = axis.plot([int(r) for r in by_round], list(by_round.values()), marker="o", label=name)[0]
+    for number, (name, by_round) in enumerate(series.items()):
+        # a marker, size and line style per partner, so that partners with equal spend stay distinguishable
+        line = axis.plot([int(r) for r in by_round], list(by_round.values()), label=name,
+                         marker=PARTNER_MARKERS[number % len(PARTNER_MARKERS)], markersize=10 - 2 * (number % 4),
+                         markerfacecolor="none", linestyle=PARTNER_LINES[number % len(PARTNER_LINES)])[0]
         if caps.get(name) is not None:
             axis.axhline(caps[name], color=line.get_color(), linestyle="--", linewidth=0.8)
-    axis.set(xlabel="round", ylabel="cumulative epsilon", title="privacy spent per partner (dashed: cap)")
+    axis.set(xlabel="round (0: before training)", ylabel="cumulative epsilon",
+             title="privacy spent per partner (dashed: cap)")
+    axis.set_xlim(left=-0.2)
+    axis.set_ylim(bottom=0)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         axis.legend(fontsize=8)

@@ -16,11 +16,15 @@ import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
+from recmodel.metrics.noised_ratio import expected_ratio_std
 from recmodel.privacy.item_counts import prior_from_counts
+from recmodel.privacy.noised_release import l2_sensitivity
 from recmodel.privacy.preflight import preflight_line
 from server.console import progress
 from server.recorder import PartnerState, RoundRecorder
 from server.refusals import RefusalReasons
+
+FEDERATED_STD_WARNING = 0.01  # NDCG: round-to-round changes on real logs are 0.005-0.01, lost in a larger std
 
 
 def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, node_ids: list[int], item_buckets: int,
@@ -29,13 +33,14 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
     """Ask the partners ``node_ids``; returns (item prior [item_buckets] float32 or None, facts).
 
     ``facts``: {"partners": answering partner names, "noise_std": per-row std of each item-count answer,
-    "noise_to_signal": per partner (DP only), "failures": ["node N: reason", ...]}.
+    "noise_to_signal": per partner (DP only), "examples": declared users per partner,
+    "failures": ["node N: reason", ...]}.
     """
     config = ConfigRecord({**dict(settings), "phase": "preflight", "server-round": 0})
     messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
                         dst_node_id=node) for node in node_ids]
     total, counted = np.zeros(item_buckets, dtype=np.float64), 0
-    facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "failures": []}
+    facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "examples": {}, "failures": []}
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
             reason = (refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node)
@@ -43,6 +48,7 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
             continue
         info, metrics = reply.content["partner"], reply.content["metrics"]
         name = str(info["partner"])
+        facts["examples"][name] = int(metrics["examples"])
         if "noise-to-signal" in metrics:
             facts["noise_to_signal"][name] = float(metrics["noise-to-signal"])
             progress(preflight_line(name, examples=int(metrics["examples"]),
@@ -61,6 +67,20 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
             facts["partners"].append(name)
             facts["noise_std"][name] = float(metrics["noise-std"])
         if float(metrics["epsilon"]) >= 0:
-            state.epsilon = float(metrics["epsilon"])
-            state.messages.append(f"pre-flight item counts: epsilon now {state.epsilon:.4f}")
+            state.epsilon = state.epsilon_by_round[0] = float(metrics["epsilon"])
+            state.messages.append(f"partner '{name}': pre-flight item counts: epsilon now {state.epsilon:.4f}")
     return (prior_from_counts(total) if counted else None), facts
+
+
+def federated_evaluation_line(examples: dict[str, int], *, noise_multiplier: float, top_k: int) -> str:
+    """The pre-flight's estimate of the noise std federated NDCG@K will carry (``examples``: declared users per
+    partner; every partner answers with noise std ``noise_multiplier * sqrt(3)`` on its sums), with a warning
+    when that std exceeds ``FEDERATED_STD_WARNING``."""
+    stds = [noise_multiplier * l2_sensitivity(2)] * len(examples)
+    std = expected_ratio_std(stds, sum(examples.values()))
+    line = (f"federated evaluation: NDCG@{top_k} will carry a noise std of about {std:.4f} "
+            f"({sum(examples.values())} users over {len(examples)} partner(s), noise std {stds[0]:.1f} per answer)")
+    if std > FEDERATED_STD_WARNING:
+        line += (f"; WARNING: figures below about {2 * std:.3f} cannot be read; the central NDCG (simulation) or "
+                 "a lower evaluation-noise-multiplier (more epsilon per answer) reads them")
+    return line

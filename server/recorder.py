@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flwr.app import MetricRecord, RecordDict
 from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
+from recmodel.metrics.noised_ratio import noised_ratio_std, unreadable
 from server.run_directory import RunDirectory
 
 
@@ -120,6 +121,7 @@ class RoundRecorder:
     def aggregate_evaluate(self, replies: list[RecordDict], weight_key: str) -> MetricRecord:
         """Federated NDCG/HR@K: the sum of the partners' noised sums over the sum of their noised counts."""
         totals: dict[str, float] = {}
+        noise_stds: list[float] = []
         for reply in replies:
             metrics = next(iter(reply.metric_records.values()))
             state = self._partner(str(reply["partner"]["partner"]))
@@ -128,10 +130,13 @@ class RoundRecorder:
                 state.epsilon = state.epsilon_by_round[self._round + 1] = float(metrics["epsilon"])
             for key in ("ndcg-sum", "hr-sum", "count"):
                 totals[key] = totals.get(key, 0.0) + float(metrics[key])
+            noise_stds.append(float(metrics.get("noise-std", 0.0)))
         k, count = self.top_k, totals.get("count", 0.0)
         # sum / count of noised sums, clipped to [0, 1] (post-processing; with few users the noise dominates)
         ratio = lambda key: min(1.0, max(0.0, totals[key] / count)) if count >= 1 else math.nan  # noqa: E731
         federated = {f"ndcg@{k}": ratio("ndcg-sum"), f"hr@{k}": ratio("hr-sum"), "users-noised": count}
+        for name in (f"ndcg@{k}", f"hr@{k}"):  # each figure with the std its noise gives it
+            federated[f"{name}-std"] = noised_ratio_std(noise_stds, count, federated[name])
         self._pending["federated"] = federated
         return MetricRecord(federated)
 
@@ -216,9 +221,19 @@ class RoundRecorder:
                     "popularity baseline: left out (deployment: the coordinator has no partner data)")
         return (
             f"{baseline}\n"
+            "fed NDCG: the partners' noised answers ± the std of their noise ('?': the noise is at least the "
+            "figure, which then cannot be read)\n"
             f"{'round':>5} | {'NDCG@' + str(k):>8} | {'HR@' + str(k):>7} | "
-            f"{'fed NDCG':>8} | {'cat@5':>6} | {'prior@5':>7} | {'max eps':>7} | trained"
+            f"{'fed NDCG ± std':>15} | {'cat@5':>6} | {'prior@5':>7} | {'max eps':>7} | trained"
         )
+
+    @staticmethod
+    def _with_std(federated: dict, name: str) -> str:
+        """``0.1132±0.0021``; a trailing ``?`` when the noise std is at least the figure (it cannot be read)."""
+        value, std = federated.get(name, math.nan), federated.get(f"{name}-std", math.nan)
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4f}±{std:.4f}" + ("?" if unreadable(value, std) else "")
 
     def format_row(self, row: dict) -> str:
         k = self.top_k
@@ -227,7 +242,7 @@ class RoundRecorder:
         eps = row["epsilon_max"]
         return (
             f"{row['round']:>5} | {central.get(f'ndcg@{k}', math.nan):>8.4f} | "
-            f"{central.get(f'hr@{k}', math.nan):>7.4f} | {federated.get(f'ndcg@{k}', math.nan):>8.4f} | "
+            f"{central.get(f'hr@{k}', math.nan):>7.4f} | {self._with_std(federated, f'ndcg@{k}'):>15} | "
             f"{central.get('next-category-top5', math.nan):>6.3f} | {central.get('prior-top5', math.nan):>7.3f} | "
             f"{'-' if eps is None else f'{eps:.3f}':>7} | {len(row['partners'])}"
         )

@@ -1,6 +1,6 @@
-"""The README's experiment table, generated from simulations/results/*.csv.
+"""The experiment table of docs/experiments.md, generated from simulations/results/*.csv.
 
-    python -m simulations.results_table            # rewrite the table between the README markers
+    python -m simulations.results_table            # rewrite the table between the page's markers
     python -m simulations.results_table --print    # print it instead
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from simulations.experiment_cli import RESULTS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
 START, END = "<!-- experiments:start -->", "<!-- experiments:end -->"
 
 
@@ -34,7 +34,7 @@ def table() -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for csv in sorted(RESULTS.glob("*.csv")):
         for row in pd.read_csv(csv).to_dict("records"):
-            lines.append(f"| [{csv.stem}](simulations/results/{csv.stem}.png) | {row['name']} | {row['status']} | "
+            lines.append(f"| [{csv.stem}](../simulations/results/{csv.stem}.png) | {row['name']} | {row['status']} | "
                          f"{fmt(row.get('ndcg@10'))} | {selected(row)} | {fmt(row.get('popularity_ndcg@10'))} | "
                          f"{fmt(row.get('dp_popularity_ndcg@10'))} | {fmt(row.get('epsilon_max'), 3)} | "
                          f"{fmt(row.get('seconds'), 0)} | `{row['command']}` |")
@@ -43,18 +43,18 @@ def table() -> str:
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("--print", action="store_true", help="print the table instead of rewriting the README")
+    cli.add_argument("--print", action="store_true", help="print the table instead of rewriting docs/experiments.md")
     args = cli.parse_args()
     text = table()
     if args.print:
         print(text)
         return
-    readme = README.read_text()
-    if START not in readme or END not in readme:
-        raise SystemExit(f"{README}: no {START} ... {END} markers to write the table between")
-    head, rest = readme.split(START, 1)
-    README.write_text(head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
-    print(f"wrote {text.count(chr(10)) - 1} rows into {README}")
+    page = PAGE.read_text()
+    if START not in page or END not in page:
+        raise SystemExit(f"{PAGE}: no {START} ... {END} markers to write the table between")
+    head, rest = page.split(START, 1)
+    PAGE.write_text(head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+    print(f"wrote {text.count(chr(10)) - 1} rows into {PAGE}")
 
 
 if __name__ == "__main__":

@@ -37,3 +37,18 @@ def flower_node_identity():
     yield
     TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
 
+
+
+SLOW_FOLDERS = ("e2e", "deploy")  # real `flwr run`s and loopback deployments: minutes each
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a real Flower run or deployment (deselect with -m 'not slow')")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/e2e and tests/deploy, and every test using a Flower home, as slow."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath / "tests").parts
+        if parts[0] in SLOW_FOLDERS or "flwr_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -13,11 +13,13 @@ import traceback
 
 from deploy import cli as deploy
 from recmodel.cli import audit, data, run, serve, site
+from recmodel.cli.run_config_keys import flag_hint
 from recmodel.config import ConfigError
 from recmodel.errors import DataError
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fedrec`` argument parser with every command registered."""
     parser = argparse.ArgumentParser(prog="fedrec", description="fedrec: federated DP recommendation tools")
     commands = parser.add_subparsers(dest="command", required=True)
     run.register(commands)
@@ -26,7 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.register(commands)
     site.register(commands)
     deploy.register(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        hint = flag_hint(unknown) if args.command == "run" else None
+        if hint is None:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        print(f"fedrec: error: {hint}", file=sys.stderr)
+        return 2
     try:
         return int(args.handler(args) or 0)
     except (DataError, ConfigError) as error:

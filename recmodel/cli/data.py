@@ -17,10 +17,14 @@ FORCE_HELP = "replace an existing output (atomically, once the new one is comple
 
 
 def register(commands) -> None:
-    data = commands.add_parser("data", help="create, import, partition and describe events files")
+    data = commands.add_parser("data", help="create, import, partition and describe events files",
+                               description="Events files in fedrec's schema (docs/data.md): write the synthetic "
+                                           "log, import public or your own logs strictly, split and describe them.")
     sub = data.add_subparsers(dest="data_command", required=True)
 
-    synth = sub.add_parser("synth", help="write the synthetic behaviour log")
+    synth = sub.add_parser("synth", help="write the synthetic behaviour log",
+                           description="Write the synthetic behaviour log; with the defaults it is the data "
+                                       "`flwr run .` trains on.")
     synth.add_argument("--users", type=positive_int, default=10_000, help="number of users (default: 10000)")
     synth.add_argument("--items", type=positive_int, default=1_000, help="number of items (default: 1000)")
     synth.add_argument("--categories", type=positive_int, default=20, help="number of categories (default: 20)")
@@ -30,7 +34,10 @@ def register(commands) -> None:
     synth.add_argument("--force", action="store_true", help=FORCE_HELP)
     synth.set_defaults(handler=run_synth)
 
-    imp = sub.add_parser("import", help="convert a public or generic log into the events schema (Parquet)")
+    imp = sub.add_parser("import", help="convert a public or generic log into the events schema (Parquet)",
+                         description="Convert a public or generic log into the events schema (Parquet). Strict: "
+                                     "the first bad row is named (file, line, column, value) unless "
+                                     "--skip-bad-rows.")
     imp.add_argument("format", help="movielens-100k, movielens-1m, movielens-latest (or movielens-latest-small, as "
                                     "downloaded), retailrocket, taobao, csv, parquet")
     imp.add_argument("source", help="the source directory or file")
@@ -50,12 +57,15 @@ def register(commands) -> None:
     imp.add_argument("--user-attribute", action="append", default=[], help="generic: a user attribute column (repeatable)")
     imp.set_defaults(handler=run_import)
 
-    down = sub.add_parser("download", help="download a MovieLens archive (needs internet), verify, extract")
+    down = sub.add_parser("download", help="download a MovieLens archive (needs internet), verify, extract",
+                          description="Download a MovieLens archive from grouplens.org, verify its MD5, extract it.")
     down.add_argument("name", help="movielens-100k, movielens-1m or movielens-latest-small")
-    down.add_argument("--dir", required=True)
+    down.add_argument("--dir", required=True, help="the directory to extract into")
     down.set_defaults(handler=run_download)
 
-    part = sub.add_parser("partition", help="split an events file into one file per partner")
+    part = sub.add_parser("partition", help="split an events file into one file per partner",
+                          description="Split an events file into one file per partner: by its partner_id, by "
+                                      "users at random, or skewed by category (Dirichlet).")
     part.add_argument("file", help="the events file to split (.parquet or .csv)")
     part.add_argument("--by", choices=["partner", "user", "dirichlet"], default="user",
                       help="partner: its partner_id column; user: users at random; dirichlet: categories skewed "
@@ -69,7 +79,9 @@ def register(commands) -> None:
     part.add_argument("--force", action="store_true", help=FORCE_HELP)
     part.set_defaults(handler=run_partition)
 
-    desc = sub.add_parser("describe", help="users, items, events, per user and per partner")
+    desc = sub.add_parser("describe", help="users, items, events, per user and per partner",
+                          description="Count users, items and events, per user and per partner; optionally plot "
+                                      "the distributions.")
     desc.add_argument("file", help="the events file (.parquet or .csv)")
     desc.add_argument("--plot", help="write a PNG of the distributions here (.png)")
     desc.add_argument("--force", action="store_true", help=FORCE_HELP)

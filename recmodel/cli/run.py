@@ -28,12 +28,17 @@ def register(commands) -> None:
     run.add_argument("superlink", nargs="?", help="SuperLink connection name (default: flwr's default)")
     run.add_argument("--run-config", help='overrides of [tool.flwr.app.config], e.g. "num-server-rounds=3"')
     run.add_argument("--federation-config", help='e.g. "num-supernodes=5" (simulation)')
+    run.add_argument("--keep-superlink", action="store_true",
+                     help="keep the local SuperLink running if this command started it (default: stop it)")
     run.set_defaults(handler=run_flwr)
 
 
 def run_flwr(args) -> int:
+    from recmodel.cli.local_superlink import flwr_home, local_superlinks, stop
+    from recmodel.cli.run_config_keys import check_run_config
     from recmodel.errors import DataError
 
+    check_run_config(args.run_config, args.app)
     flwr = shutil.which("flwr", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if flwr is None:
         raise DataError("the flwr command is not installed in this environment (pip install -e .)")
@@ -45,6 +50,20 @@ def run_flwr(args) -> int:
         command += ["--run-config", args.run_config]
     if args.federation_config:
         command += ["--federation-config", args.federation_config]
+    home = flwr_home()
+    running_before = local_superlinks(home)
+    try:
+        return _run_and_check(flwr, command, target, env)
+    finally:
+        started = local_superlinks(home) - running_before
+        if started and not args.keep_superlink:
+            stopped = stop(started)
+            print(f"fedrec: stopped the local SuperLink this command started (pid {', '.join(map(str, stopped))}); "
+                  "--keep-superlink keeps it", file=sys.stderr)
+
+
+def _run_and_check(flwr: str, command: list[str], target: list[str], env: dict) -> int:
+    """Stream ``flwr run``; 0 only when the SuperLink reports the run ``finished:completed``."""
     run_id = None
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as process:

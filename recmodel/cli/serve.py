@@ -18,11 +18,16 @@ PAIRS_PER_BLOCK = 32_768  # users x items scored per forward pass (larger blocks
 
 
 def register(commands) -> None:
-    rec = commands.add_parser("recommend", help="top-K recommendations per user with a run's global model")
+    rec = commands.add_parser(
+        "recommend", help="top-K recommendations per user with a run's global model",
+        description="Top-K recommendations for the users of a partner's events file, ranked by a finished run's "
+                    "model (serve the selected round: --run <run>/selected/round-R). Items the user has seen are "
+                    "skipped unless --keep-seen; items the run never trained on are never recommended.")
     rec.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
     rec.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
     rec.add_argument("--top-k", type=positive_int, default=10, help="recommendations per user (default: 10)")
-    rec.add_argument("--out", required=True, help="CSV: user_id, item_id, rank, score")
+    rec.add_argument("--out", required=True, help="CSV: user_id, item_id, [title, category,] rank, score (title "
+                                                  "and category when --data has those columns)")
     rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
@@ -30,7 +35,11 @@ def register(commands) -> None:
     rec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     rec.set_defaults(handler=run_recommend)
 
-    prof = commands.add_parser("profile", help="user profiles, interests and segments with a run's profile model")
+    prof = commands.add_parser(
+        "profile", help="user profiles, interests and segments with a run's profile model",
+        description="Per user of a partner's events file: the profile embedding, top interest categories, a "
+                    "k-means segment and recency/frequency/spend; per segment: size, medians, over-represented "
+                    "categories and a plain-language description (<out>_segments.csv and .png).")
     prof.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
     prof.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
     prof.add_argument("--out", required=True, help="Parquet, one row per user; <out>_segments.csv/.png beside it")

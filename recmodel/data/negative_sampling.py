@@ -8,7 +8,7 @@ prior, which gives the uniform distribution). Full-catalogue ranking is
 decided among the popular items; uniform negatives from a long-tail catalogue
 are mostly items no user would rank anyway (on ml-latest-small, 9,742 items,
 popularity negatives lifted the federated NDCG@10 from about 0.033 to 0.036-0.043
-after 6-10 rounds; README "How the model learns").
+after 6-10 rounds; docs/model.md).
 
 The sampled softmax estimates the full softmax's partition function from K
 draws of q: exp(s_n) of each negative n counts as exp(s_n) / (K q_n). So a

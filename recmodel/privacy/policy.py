@@ -81,14 +81,16 @@ class SitePolicy:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, partner: str, source: str,
-                     require_cap: bool = True) -> "SitePolicy":
-        """Read policy keys (hyphenated, as in ``--node-config``); an unknown key is a ``ConfigError`` naming it."""
+                     require_cap: bool = True, other_keys: tuple[str, ...] = ()) -> "SitePolicy":
+        """Read policy keys (hyphenated, as in ``--node-config``); an unknown key is a ``ConfigError`` naming it
+        and the closest of the policy keys and ``other_keys`` (the site facts beside them in a node config)."""
         where = f"privacy policy of partner '{partner}' ({source})"
+        allowed = (*POLICY_KEYS, *other_keys)
         for key in values:
             if key not in POLICY_KEYS:
-                close = difflib.get_close_matches(str(key), POLICY_KEYS, n=1)
+                close = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
-                raise ConfigError(f"{where}: unknown key '{key}'; {hint}allowed: {', '.join(POLICY_KEYS)}")
+                raise ConfigError(f"{where}: unknown key '{key}'; {hint}allowed: {', '.join(allowed)}")
         if require_cap and "max-epsilon" not in values:
             raise ConfigError(f"{where} has no max-epsilon: a site sets its own lifetime cap, "
                               "e.g. --node-config \"max-epsilon=8.0 ...\"")

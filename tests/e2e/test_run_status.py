@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from recmodel.cli.local_superlink import local_superlinks
 from recmodel.data.synthetic import SyntheticSpec, generate_events
 from simulations.local_superlink import processes_started_with
 from tests.e2e.conftest import fedrec_run
@@ -48,6 +49,8 @@ def test_a_bad_configuration_stops_before_training_with_one_line_and_exits_non_z
     assert ("fedrec: cannot start the run: target-epsilon = 1000000.0 is not usable as an epsilon; allowed: a finite "
             "number in [0.01, 100]") in result.stdout
     assert "Traceback" not in result.stdout and len(result.stdout.splitlines()) < 25
+    assert "stopped the local SuperLink this command started" in result.stderr  # flwr run would leave it running
+    assert not local_superlinks(Path(flwr_env["FLWR_HOME"]))
 
 
 def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_env, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from flwr.app import ArrayRecord
 from flwr.serverapp.strategy import FedAdam, FedAvg
 
 from recmodel.config import ConfigError

@@ -1,4 +1,4 @@
-"""Experiment sweeps: run-config text, the frontier's points, the plot and the README table from a CSV.
+"""Experiment sweeps: run-config text, the frontier's points, the plot and the docs' results table from a CSV.
 
 A real sweep (fedrec runs, resume) is tested end to end in tests/e2e/test_isolation.py.
 """
@@ -40,7 +40,7 @@ def test_plot_and_readme_table_from_a_sweep_csv(tmp_path, monkeypatch):
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     monkeypatch.setattr(results_table, "RESULTS", tmp_path)
     text = results_table.table()
-    assert "| [demo](simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
+    assert "| [demo](../simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
     assert "| no-dp | succeeded | 0.0243 | 0.0301 (4) | 0.0193 | 0.0244 | - | 114 |" in text
 
 

@@ -78,6 +78,8 @@ def test_the_real_site_answers_its_declared_population_whatever_the_filter(shop,
         reply = train(message, context)
         assert not reply.has_error(), reply.error
         replies[phase or "train"] = reply.content["metrics"]
+        head = json.loads(reply.content["partner"]["head-record"])  # the signed head the coordinator keeps
+        assert head["population"] == DECLARED
     assert replies["preflight"]["examples"] == DECLARED
     assert replies["train"]["num-examples"] == DECLARED
     assert replies["train"]["sample-rate"] == replies["preflight"]["sample-rate"]  # a function of DECLARED alone
