@@ -32,12 +32,14 @@ from recmodel.config import RunConfig
 from recmodel.model.bundle import Recommender
 from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
 from recmodel.private_popularity import answer_popularity
+from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.privacy.preflight import noise_to_signal
 from recmodel.privacy.received_message import InvalidMessage, ReceivedSettings, received_model, received_settings
 from recmodel.privacy.site_key import read_public_key
 from recmodel.training.personalise import personalise_locally
 from recmodel.training.private_round import run_private_round
-from recmodel.training.release_plan import evaluation_releases, plan_site_releases, planned_examples
+from recmodel.training.release_plan import (check_whole_run_fits, evaluation_releases, plan_site_releases,
+                                            planned_examples)
 
 app = ClientApp()
 METRICS_WITHHELD_CODE = 4033  # the site's declared policy (sent with every reply) sends no evaluation metrics
@@ -158,8 +160,11 @@ def _preflight(context, model, settings, site, config) -> RecordDict:
     examples = planned_examples(site.users, config.privacy_unit, site.population)
     metrics = {"examples": float(examples), "epsilon": -1.0}
     if config.dp:  # data-independent given the declared population
-        plan = plan_site_releases(config, site.users, site.state_dir, run_id, evaluations=evaluations,
-                                  population=site.population)["dlrm"]
+        plans = plan_site_releases(config, site.users, site.state_dir, run_id, evaluations=evaluations,
+                                   population=site.population)
+        check_whole_run_fits(PrivacyLedger.at_site(site.state_dir).history(), config, plans, evaluations=evaluations,
+                             cap=config.max_epsilon, partner=site.partner)  # before any release of the run
+        plan = plans["dlrm"]
         metrics.update({"noise-multiplier": plan.noise_multiplier, "sample-rate": plan.sample_rate,
                         "noise-to-signal": noise_to_signal(plan, examples)})
     content, head = {}, None

@@ -125,6 +125,14 @@ class RunConfig:
         config.validate()
         return config
 
+    def check_target_within_cap(self) -> None:
+        """The coordinator's own check of a run config: a DP run spends its whole ``target-epsilon`` at every
+        site, so a target above the requested ``max-epsilon`` could never finish (``ConfigError``)."""
+        if self.dp and self.target_epsilon > self.max_epsilon:
+            raise ConfigError(f"target-epsilon = {self.target_epsilon:g} is above max-epsilon = {self.max_epsilon:g}: "
+                              "a run spends its whole target, so no partner could finish it; allowed: "
+                              "target-epsilon <= max-epsilon")
+
     def epsilon_caps(self) -> dict[str, float]:
         """Per-partner caps from ``max-epsilon-overrides`` ("partner-0=3.0,partner-1=5")."""
         caps = {}

@@ -32,7 +32,7 @@ from server.privacy_report import build_report, central_dp_section, write_privac
 from server.recorder import RoundRecorder
 from server.round_loop import run_rounds
 from server.reference_time import resolve_reference_time
-from server.refusals import RefusalReasons
+from server.refusals import FAILURE_STATUS, RefusalReasons
 from server.run_directory import RunDirectory
 from server.site_checks import SiteChecks, SiteCheckFailed, run_site_checks
 from server.strategy import NoPartnerCanTrain, build_strategy
@@ -61,6 +61,7 @@ def main(grid: Grid, context: Context) -> None:
     quiet_console(None, verbose=False)
     try:
         config = RunConfig.from_mapping(context.run_config)
+        config.check_target_within_cap()
         node_ids = _connected_nodes(grid, config.min_partners)
         checks = run_site_checks(grid, node_ids, min_partners=config.min_partners, timeout=config.round_timeout)
         if checks.simulated:  # simulation: the server holds the simulated data and reads it
@@ -157,6 +158,8 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
 
     strategy = build_strategy(config, num_nodes, recorder, refusals)
     strategy.exhausted_nodes.update(checks.failures)  # failed their site check: they sit the run out
+    if checkpoint is None and preflight is not None:
+        leave_out_refusers(preflight, strategy, recorder, config, num_nodes)
     first_round = 1
     if checkpoint is not None:
         restore_strategy_state(strategy.inner, checkpoint.strategy_state)
@@ -185,6 +188,21 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
+
+
+def leave_out_refusers(preflight: dict, strategy, recorder: RoundRecorder, config: RunConfig, num_nodes: int) -> None:
+    """Partners that refused the pre-flight (a whole run past their cap, a policy, a damaged ledger) sit the run
+    out; with fewer than ``min-partners`` left the run ends here, before any training (``RunFailed``)."""
+    for node, status, reason in preflight.pop("refused", []):
+        if status == FAILURE_STATUS:  # simulation: an unexpected error, asked again in round 1
+            continue
+        strategy.exhausted_nodes.add(node)
+        recorder.partner_left_out(0, node, reason, status)
+    remaining = num_nodes - len(strategy.exhausted_nodes)
+    if remaining < config.min_partners:
+        fail_in_one_line(f"fedrec: the run cannot start: {remaining} partner(s) can take part, fewer than "
+                         f"min-partners={config.min_partners}; nothing was trained")
+        raise RunFailed("every partner refused the run before round 1")
 
 
 def _print_start(run: RunDirectory, config: RunConfig, data: FederatedData | None, checks: SiteChecks,
@@ -216,7 +234,8 @@ def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, c
                                  item_buckets=model.spec.dlrm.item_buckets, recorder=recorder,
                                  timeout=config.round_timeout, refusals=refusals)
     result = {"sites": facts["partners"], "noise_std": facts["noise_std"], "failures": facts["failures"]}
-    summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result}
+    summary = {"noise_to_signal": facts["noise_to_signal"], "failures": facts["failures"], "prior": result,
+               "refused": facts["refused"]}
     if config.dp and facts["examples"]:
         print(federated_evaluation_line(facts["examples"], noise_multiplier=config.evaluation_noise_multiplier,
                                         top_k=config.top_k), flush=True)

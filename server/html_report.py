@@ -1,8 +1,10 @@
 """``<run-dir>/report.html``: one self-contained page per run for marketers and auditors.
 
-Ranking quality against the baselines, privacy spend per partner and per release kind, the run's plots
-(embedded as base64 PNG, so the file can be mailed or opened offline) and a short glossary. Every number
-is read from ``summary.json`` and ``privacy/report.json``; nothing is computed here. A small script marks
+The run's settings, ranking quality against the baselines, the selected model and why, the per-round table,
+the profile model's figures, privacy spend per partner (with delta) and per release kind, the run's plots
+(embedded as base64 PNG, so the file can be mailed or opened offline) and a short glossary. Every number is
+read from ``config.json``, ``metrics.jsonl``, ``summary.json`` and ``privacy/report.json``; nothing is
+computed here. A small script marks
 each figure ``data-rendered="yes"`` once the browser has decoded it (the headless-browser test reads that).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
 from recmodel.atomic_write import write_atomically
@@ -41,22 +44,31 @@ for (const img of document.querySelectorAll('figure img')) {
 
 
 def write_html_report(run_path: Path, summary: dict, privacy: dict | None) -> Path:
-    """Write ``report.html`` into the run directory from its summary and privacy report (None without DP)."""
+    """Write ``report.html`` into the run directory from its summary and privacy report (None without DP), its
+    ``config.json`` and ``metrics.jsonl`` (either may be absent)."""
     target = run_path / REPORT_FILE
+    config = json.loads((run_path / "config.json").read_text()) if (run_path / "config.json").is_file() else {}
+    rows = ([json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+            if (run_path / "metrics.jsonl").is_file() else [])
     page = render(summary, privacy, figures={
         "NDCG@10 and epsilon over rounds": run_path / "ndcg_epsilon.png",
-        "epsilon spent per partner over rounds": run_path / "privacy" / "epsilon.png"})
+        "epsilon spent per partner over rounds": run_path / "privacy" / "epsilon.png"}, config=config, rows=rows)
     write_atomically(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return target
 
 
-def render(summary: dict, privacy: dict | None, figures: dict[str, Path]) -> str:
+def render(summary: dict, privacy: dict | None, figures: dict[str, Path], *, config: dict | None = None,
+           rows: list[dict] | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>fedrec run {e(summary['run_name'])}</title>"
              f"<style>{STYLE}</style></head><body>",
              f"<h1>fedrec run <code>{e(summary['run_name'])}</code></h1>",
              f"<p>Status: <b>{e(summary['status'])}</b> ({e(summary.get('end_reason', ''))}).</p>",
+             "<h2>Run settings</h2>", _settings_table(config or {}, summary),
              "<h2>Recommendation quality against baselines</h2>", _quality_table(summary),
+             *_selection(summary),
+             "<h2>Rounds</h2>", _round_table(rows or []),
+             *_profile_model(summary),
              *_missed_rounds(summary),
              "<h2>Privacy spent per partner</h2>", _privacy_tables(summary, privacy)]
     for caption, path in figures.items():
@@ -68,6 +80,67 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path]) -> str
                  + "</dl>")
     parts += [MARK_RENDERED, "</body></html>"]
     return "\n".join(parts)
+
+
+def _settings_table(config: dict, summary: dict) -> str:
+    """What was run: data, partners, rounds, strategy, privacy mode (from config.json and summary.json)."""
+    run, data, spent = config.get("run_config", {}), config.get("data", {}), summary.get("privacy") or {}
+    privacy = (f"DP per {spent.get('unit')}, target epsilon {spent.get('target_epsilon')}, delta {spent.get('delta')}, "
+               f"accountant {spent.get('accountant')}" if spent.get("dp") else "off (no privacy guarantee)")
+    rows = [("mode", config.get("mode", "-")), ("data", data.get("source", run.get("dataset", "-"))),
+            ("partners", config.get("num_partners", "-")),
+            ("users per partner", ", ".join(map(str, data.get("users_per_partner", []))) or "-"),
+            ("users, items", f"{data.get('users', '-')}, {data.get('items', '-')}"),
+            ("rounds", run.get("num-server-rounds", summary.get("rounds", "-"))),
+            ("strategy", run.get("strategy", "-")), ("local epochs", run.get("local-epochs", "-")),
+            ("privacy", privacy)]
+    body = "".join(f"<tr><td>{html.escape(str(k))}</td><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<table id='settings'>{body}</table>"
+
+
+def _selection(summary: dict) -> list[str]:
+    """Which model to serve, and why."""
+    chosen = summary.get("selected")
+    if not chosen:
+        return ["<p>Selected model: none (a deployment has no central validation); the last round's model is "
+                "<code>model.pt</code>.</p>"]
+    e = html.escape
+    return [f"<p id='selected'>Selected model: <b>round {chosen['round']}</b>, chosen by {e(str(chosen.get('by')))}: "
+            f"validation NDCG@10 {_number(chosen.get('valid-ndcg@10'))}, test NDCG@10 {_number(chosen.get('ndcg@10'))}. "
+            f"Serve it: <code>fedrec recommend --run &lt;run-dir&gt;/{e(str(chosen.get('model')))} ...</code></p>"]
+
+
+def _round_table(rows: list[dict]) -> str:
+    """One line per round (metrics.jsonl): central and federated NDCG@10 (with its noise std), epsilon."""
+    if not rows:
+        return "<p>No round was recorded.</p>"
+    body = ""
+    for row in rows:
+        central, federated = row.get("central") or {}, row.get("federated") or {}
+        fed = _number(federated.get("ndcg@10"))
+        if federated.get("ndcg@10-std") is not None:
+            fed += f" ± {_number(federated['ndcg@10-std'])}"
+        body += (f"<tr><td>{row['round']}</td><td>{_number(central.get('ndcg@10'))}</td>"
+                 f"<td>{_number(central.get('hr@10'))}</td><td>{fed}</td><td>{_number(row.get('epsilon_max'))}</td>"
+                 f"<td>{len(row.get('partners') or {})}</td><td>{_number(row.get('seconds'), 1)}</td></tr>")
+    return ("<table id='rounds'><tr><th>round</th><th>NDCG@10</th><th>HR@10</th><th>federated NDCG@10 ± noise std"
+            "</th><th>max epsilon</th><th>partners trained</th><th>seconds</th></tr>" + body + "</table>"
+            "<p class='note'>Round 0 is the model before training (the DP item prior alone).</p>")
+
+
+def _profile_model(summary: dict) -> list[str]:
+    """The user-profile model's figures, when the run trained one."""
+    metrics = summary.get("metrics") or {}
+    if "next-category-top5" not in metrics:
+        return []
+    return ["<h2>User profiles</h2>", "<table id='profiles'><tr><th>figure</th><th>profile model</th>"
+            "<th>baseline</th></tr>"
+            f"<tr><td>next category in top 5</td><td>{_number(metrics.get('next-category-top5'))}</td>"
+            f"<td>{_number(metrics.get('prior-top5'))} (category frequencies)</td></tr>"
+            f"<tr><td>reconstruction MSE</td><td>{_number(metrics.get('reconstruction-mse'))}</td>"
+            f"<td>{_number(metrics.get('mean-baseline-mse'))} (mean profile)</td></tr></table>",
+            "<p class='note'>Segments and per-user interests come from <code>fedrec profile</code> at each site.</p>"]
 
 
 def _missed_rounds(summary: dict) -> list[str]:
@@ -97,12 +170,13 @@ def _privacy_tables(summary: dict, privacy: dict | None) -> str:
     if not spent.get("dp"):
         return "<p><b>DP was switched off for this run: no privacy guarantee.</b></p>"
     caps, status = spent.get("max_epsilon", {}), spent.get("status", {})
-    rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{_number(eps)}</td><td>{_number(caps.get(p))}</td>"
+    delta = spent.get("delta")
+    rows = "".join(f"<tr><td>{html.escape(p)}</td><td>{_number(eps)}</td><td>{delta}</td><td>{_number(caps.get(p))}</td>"
                    f"<td>{html.escape(str(status.get(p, '-')))}</td></tr>" for p, eps in spent.get("epsilon", {}).items())
-    text = (f"<p>Unit: one {html.escape(str(spent.get('unit')))}; delta = {spent.get('delta')}; "
+    text = (f"<p>Unit: one {html.escape(str(spent.get('unit')))}; delta = {delta}; "
             f"accountant {html.escape(str(spent.get('accountant')))}; target epsilon {spent.get('target_epsilon')}."
-            "</p><table id='epsilon'><tr><th>partner</th><th>epsilon spent</th><th>cap</th><th>status</th></tr>"
-            f"{rows}</table>")
+            "</p><table id='epsilon'><tr><th>partner</th><th>epsilon spent</th><th>delta</th><th>cap</th>"
+            f"<th>status</th></tr>{rows}</table>")
     kinds = [(p, k, r) for p, facts in ((privacy or {}).get("partners") or {}).items()
              for k, r in (facts.get("releases") or {}).items()]
     if kinds:
@@ -116,6 +190,6 @@ def _privacy_tables(summary: dict, privacy: dict | None) -> str:
     return text
 
 
-def _number(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _number(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 

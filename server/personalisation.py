@@ -11,6 +11,7 @@ import math
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
+from recmodel.metrics.noised_ratio import noised_difference_std, noised_ratio_std
 from server.recorder import RoundRecorder
 from server.refusals import RefusalReasons
 
@@ -44,7 +45,13 @@ def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord
               f"ndcg@{top_k}_personalised": pooled("ndcg-after-sum"),
               "note": "partner figures are Gaussian-noised sums (DP releases in each partner's ledger)"}
     result["lift"] = result[f"ndcg@{top_k}_personalised"] - result[f"ndcg@{top_k}_global"]
+    stds = [p.get("noise-std", 0.0) for p in partners.values()]  # each figure with the std of its noise
+    for name in (f"ndcg@{top_k}_global", f"ndcg@{top_k}_personalised"):
+        result[f"{name}-std"] = noised_ratio_std(stds, count, result[name])
+    result["lift-std"] = noised_difference_std(stds, count, result["lift"])
     print(f"personalisation (OverArch fine-tuned at each partner, test users of that partner, noised): NDCG@{top_k} "
-          f"{result[f'ndcg@{top_k}_global']:.4f} global -> {result[f'ndcg@{top_k}_personalised']:.4f} personalised "
-          f"(lift {result['lift']:+.4f})" + (f"; failed: {failures}" if failures else ""), flush=True)
+          f"{result[f'ndcg@{top_k}_global']:.4f}±{result[f'ndcg@{top_k}_global-std']:.4f} global -> "
+          f"{result[f'ndcg@{top_k}_personalised']:.4f}±{result[f'ndcg@{top_k}_personalised-std']:.4f} personalised "
+          f"(lift {result['lift']:+.4f}±{result['lift-std']:.4f})" + (f"; failed: {failures}" if failures else ""),
+          flush=True)
     return result

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from recmodel.metrics.noised_ratio import unreadable  # noqa: E402
+
 
 BASELINE_STYLES = {  # name in summary.json "baselines" -> (label, colour, line style)
     "popularity": ("popularity", "grey", "--"),
@@ -35,19 +37,24 @@ def plot_ndcg_and_epsilon(rows: list[dict], *, top_k: int, baselines: dict[str, 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     if any(v is not None for v in central):
         left.plot(rounds, central, marker="o", label="central (all partners' test users)")
+    band = noise_band(rows, key)
+    stds = [(r["federated"] or {}).get(f"{key}-std") for r in rows]
+    readable = [None if v is None or (std is not None and unreadable(v, std)) else v for v, std in zip(federated, stds)]
     if any(v is not None for v in federated):
-        line = left.plot(rounds, federated, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
+        shown = [math.nan if v is None else v for v in readable]
+        line = left.plot(rounds, shown, marker="s", markerfacecolor="none", linestyle="--", markersize=9,
                          label="federated (partners' noised answers)")[0]  # dashed, hollow: visible over central
-        band = noise_band(rows, key)
-        if band is not None:  # the noise std of each answer, as a band around it, clipped to [0, 1]
-            left.fill_between(rounds, band[0], band[1], color=line.get_color(), alpha=0.15,
-                              label="federated ± noise std")
+        if band is not None:  # the noise std of each answer, as a band around it; a point the noise drowns is
+            left.fill_between(rounds, band[0], band[1], color=line.get_color(), alpha=0.15,  # shown as band only
+                              label="federated ± noise std (a point within two stds of zero is left out)")
     for name, values in baselines.items():
         if values.get(key) is not None:
             label, colour, style = BASELINE_STYLES.get(name, (name, "black", "--"))
             left.axhline(values[key], color=colour, linestyle=style, label=label)
     left.set(xlabel="round", ylabel=f"NDCG@{top_k}", title=f"NDCG@{top_k} over rounds")
-    left.set_ylim(bottom=0)
+    figures = [v for v in central + readable if v is not None] + [
+        b[key] for b in baselines.values() if b.get(key) is not None]
+    left.set_ylim(0, 1.5 * max(figures) if figures else None)  # the noise band may run off the top
     left.legend(fontsize=8)
     if eps_rows:
         right.plot([r for r, _ in eps_rows], [e for _, e in eps_rows], marker="o", color="tab:red")

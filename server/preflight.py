@@ -5,9 +5,14 @@ noise-to-signal ratio (``recmodel.privacy.preflight``; printed here, with a
 warning where the noise is likely to drown the signal) and, with
 ``popularity-prior``, its item counts over item rows (Gaussian-noised and
 ledgered under DP, ``recmodel.private_popularity``). The coordinator only
-adds the counts up and takes ``log1p(max(0, sum))`` (post-processing). A
-partner that refuses or fails is named and left out; the run goes on (its
-round-1 reply will say again why it cannot train).
+adds the counts up and takes ``log1p(max(0, sum))`` (post-processing).
+
+Under DP each site first checks that the whole planned run fits its cap
+(``recmodel.training.release_plan.check_whole_run_fits``), so a run that could
+not finish is refused before any training. A partner that refuses is left out
+of the run (``server.app``), and a run left with fewer than ``min-partners``
+ends before round 1 with one line per refusal; a partner that fails otherwise
+is named, and its round-1 reply says again why it cannot train.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from flwr.serverapp import Grid
 from recmodel.metrics.noised_ratio import expected_ratio_std
 from recmodel.privacy.item_counts import prior_from_counts
 from recmodel.privacy.noised_release import l2_sensitivity
+from recmodel.privacy.site_log import REFUSED_CODE
 from recmodel.privacy.preflight import preflight_line
 from server.console import progress
 from server.recorder import PartnerState, RoundRecorder
@@ -34,17 +40,23 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
 
     ``facts``: {"partners": answering partner names, "noise_std": per-row std of each item-count answer,
     "noise_to_signal": per partner (DP only), "examples": declared users per partner,
-    "failures": ["node N: reason", ...]}.
+    "failures": ["node N: reason", ...], "refused": [[node, status, reason], ...] of the partners that refused}.
     """
     config = ConfigRecord({**dict(settings), "phase": "preflight", "server-round": 0})
     messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
                         dst_node_id=node) for node in node_ids]
     total, counted = np.zeros(item_buckets, dtype=np.float64), 0
-    facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "examples": {}, "failures": []}
+    facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "examples": {}, "failures": [],
+                   "refused": []}
+    refusals = refusals or RefusalReasons(None, "")
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
-            reason = (refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node)
+            reason = refusals.failure(reply, recorder.name_of_node)
             facts["failures"].append(reason)
+            if reply.error.code == REFUSED_CODE:  # [node, status, reason]: the run leaves it out (server.app)
+                node = reply.metadata.src_node_id
+                status = refusals.explain(recorder.name_of_node(node))[0]
+                facts["refused"].append([node, status, reason])
             continue
         info, metrics = reply.content["partner"], reply.content["metrics"]
         name = str(info["partner"])

@@ -162,7 +162,7 @@ def render_markdown(report: dict) -> str:
         "",
         "## Partners",
         "",
-        "| partner | status | epsilon spent | cap | noise multiplier | sample rate | steps (this run) | rounds | ledger entries |",
+        "| partner | status | epsilon spent | cap | noise multiplier | sample rate | DLRM steps (this run) | rounds | ledger entries |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in report["partners"].items():

@@ -221,15 +221,15 @@ class RoundRecorder:
                     "popularity baseline: left out (deployment: the coordinator has no partner data)")
         return (
             f"{baseline}\n"
-            "fed NDCG: the partners' noised answers ± the std of their noise ('?': the noise is at least the "
-            "figure, which then cannot be read)\n"
+            "fed NDCG: the partners' noised answers ± the std of their noise ('?': within two stds of zero, the "
+            "figure cannot be read)\n"
             f"{'round':>5} | {'NDCG@' + str(k):>8} | {'HR@' + str(k):>7} | "
             f"{'fed NDCG ± std':>15} | {'cat@5':>6} | {'prior@5':>7} | {'max eps':>7} | trained"
         )
 
     @staticmethod
     def _with_std(federated: dict, name: str) -> str:
-        """``0.1132±0.0021``; a trailing ``?`` when the noise std is at least the figure (it cannot be read)."""
+        """``0.1132±0.0021``; a trailing ``?`` when the figure is within two noise stds of zero (unreadable)."""
         value, std = federated.get(name, math.nan), federated.get(f"{name}-std", math.nan)
         if math.isnan(value):
             return "nan"

@@ -8,6 +8,7 @@ else is a bug: its traceback is printed, then one line saying so, exit 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
+    except BrokenPipeError:  # the reader went away (e.g. `fedrec audit --json | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DataError, ConfigError) as error:
         print(f"fedrec: error: {error}", file=sys.stderr)
         return 2

@@ -33,6 +33,11 @@ def _fmt(value) -> str:
 def run(args) -> int:
     from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
 
+    from recmodel.errors import DataError
+
+    for where in (args.path, *args.site):
+        if not Path(where).exists():
+            raise DataError(f"{where}: no such run directory, state directory or ledger file")
     public_key = None
     if args.public_key:
         public_key = Path(args.public_key).read_text(encoding="ascii")
@@ -46,7 +51,13 @@ def run(args) -> int:
     print(f"tolerance: |recorded - recomputed| <= max({ABSOLUTE_TOLERANCE}, {RELATIVE_TOLERANCE:.1%} of recomputed); "
           "recomputed with dp-accounting (PLD for Opacus PRV entries, RDP for Opacus RDP entries)")
     for audit in audits:
-        print(f"\nledger {audit.path}  partner {audit.partner}")
+        delta = f"  delta {audit.delta:g}" if audit.delta is not None else ""
+        print(f"\nledger {audit.path}  partner {audit.partner}{delta}")
+        if not audit.entries:
+            for problem in audit.all_problems():
+                print(f"  FAIL: {problem}")
+            print(f"  verdict: {'PASS' if audit.ok else 'FAIL'}")
+            continue
         print(f"{'line':>4} | {'run':<28} | {'round':>5} | {'model':<10} | {'recorded':>8} | {'PLD':>8} | "
               f"{'RDP':>8} | {'cap':>6} | check")
         for e in audit.entries:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 RUN_ID = re.compile(r"run_id `?(\d+)`?")
+FLOWER_DEFAULT_NODES = "default simulated SuperNodes changed from 10 to 2"
 
 
 def register(commands) -> None:
@@ -68,6 +69,10 @@ def _run_and_check(flwr: str, command: list[str], target: list[str], env: dict) 
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as process:
         for line in process.stdout:
+            if FLOWER_DEFAULT_NODES in line:  # Flower's notice, printed even when the command sets the number
+                line = "" if "--federation-config" in command else (
+                    "fedrec: simulating Flower's default number of partners (2); "
+                    '--federation-config "num-supernodes=N" sets it\n')
             sys.stdout.write(line)
             if run_id is None and (match := RUN_ID.search(line)):
                 run_id = int(match.group(1))

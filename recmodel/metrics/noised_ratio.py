@@ -21,11 +21,19 @@ def noised_ratio_std(noise_stds: list[float], count: float, ratio: float) -> flo
     return math.sqrt(variance * (1.0 + ratio * ratio)) / count
 
 
+def noised_difference_std(noise_stds: list[float], count: float, difference: float) -> float:
+    """Std of ``(A + e_A - B - e_B) / (C + e_C)``, two noised sums over one noised count (e.g. a personalisation
+    lift): ``sqrt(V * (2 + d^2)) / C`` to first order; ``nan`` when the count is below 1."""
+    if count < 1 or math.isnan(difference):
+        return math.nan
+    return math.sqrt(sum(s * s for s in noise_stds) * (2.0 + difference * difference)) / count
+
+
 def expected_ratio_std(noise_stds: list[float], users: float) -> float:
     """The std a federated figure near 0 will carry when ``users`` users answer (the pre-flight's estimate)."""
     return noised_ratio_std(noise_stds, users, 0.0) if users >= 1 else math.inf
 
 
 def unreadable(value: float, std: float) -> bool:
-    """True when the noise std is at least the figure: the figure cannot be told from zero."""
-    return not math.isnan(std) and std >= value
+    """True when the figure lies within two noise stds of zero: it cannot be told from zero (at about 95%)."""
+    return not math.isnan(std) and 2.0 * std >= value

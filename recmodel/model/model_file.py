@@ -8,7 +8,8 @@ A saved model is two files in one directory:
   run code fails to load instead of executing;
 - ``model.json``: the format tag, the model spec (``BundleSpec``), the run
   config and, where the coordinator knows it (simulation), the catalogue's
-  item ids the model was trained on, as JSON.
+  item ids the model was trained on, as JSON, and a SHA-256 binding the weights file to that list in its
+  order (a reordered or edited catalogue, or swapped weights, is refused).
 
 Loading checks the format, the spec, the run config's keys, and that every
 tensor's name, shape and dtype is the one the spec builds; anything else ends
@@ -17,6 +18,7 @@ in a one-line ``ModelFileError`` naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from recmodel.data.schema import DataError
 from recmodel.model.bundle import BundleSpec, Recommender
 
 WEIGHTS_FILE = "model.pt"
+BINDING = "weights_and_catalogue_sha256"  # model.json: binding() of model.pt and catalogue_item_ids
 SPEC_FILE = "model.json"
 FORMAT = "fedrec-model/1"
 
@@ -51,8 +54,9 @@ def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_confi
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
     write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
+    catalogue = None if item_ids is None else [str(i) for i in item_ids]
     document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config,
-                "catalogue_item_ids": None if item_ids is None else [str(i) for i in item_ids]}
+                "catalogue_item_ids": catalogue, BINDING: binding(folder / WEIGHTS_FILE, catalogue)}
     write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
     return folder / WEIGHTS_FILE
 
@@ -60,6 +64,10 @@ def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_confi
 def load_model(path: str | Path) -> SavedModel:
     """The saved model (eval mode), its run config and catalogue, from a run directory or its ``model.pt``."""
     path = Path(path)
+    if not path.exists():  # never fall back to another folder's model
+        raise ModelFileError(f"{path}: no such run directory or model file")
+    if path.is_file() and path.name != WEIGHTS_FILE:
+        raise ModelFileError(f"{path}: not a model; give a run directory (or its {WEIGHTS_FILE})")
     folder = path if path.is_dir() else path.parent
     weights_path, spec_path = folder / WEIGHTS_FILE, folder / SPEC_FILE
     for required in (weights_path, spec_path):
@@ -89,7 +97,17 @@ def load_model(path: str | Path) -> SavedModel:
     item_ids = document.get("catalogue_item_ids")
     if item_ids is not None and not (isinstance(item_ids, list) and all(isinstance(i, str) for i in item_ids)):
         raise ModelFileError(f"{spec_path}: catalogue_item_ids must be a list of strings")
+    if BINDING in document and document[BINDING] != binding(weights_path, item_ids):
+        raise ModelFileError(f"{spec_path}: its catalogue_item_ids (or {WEIGHTS_FILE}) changed after the model was "
+                             "saved: the weights' item rows would be served under other item ids")
     return SavedModel(model, document["run_config"], item_ids)
+
+
+def binding(weights_path: Path, item_ids: list[str] | None) -> str:
+    """SHA-256 over the weights file and the catalogue's item ids in order: ties each row to its item id."""
+    digest = hashlib.sha256(weights_path.read_bytes())
+    digest.update(json.dumps(item_ids).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _read_spec(spec_path: Path) -> dict:

@@ -72,6 +72,7 @@ class LedgerAudit:
     path: str
     partner: str
     key_id: str = ""
+    delta: float | None = None  # the site's delta, as its entries record it (None without entries)
     entries: list[EntryCheck] = field(default_factory=list)
     releases: dict[str, dict] = field(default_factory=dict)  # per release kind: count, epsilon alone, share
     problems: list[str] = field(default_factory=list)
@@ -176,6 +177,7 @@ def _check_entries(lines: list[tuple[int, dict]], audit: LedgerAudit, public_key
                 check.problems.append(f"line {number}: missing field(s) {', '.join(missing)}")
                 continue
             audit.partner = str(entry.get("partner", audit.partner))
+            audit.delta = float(entry["delta"])
             check.run_id, check.round, check.model = str(entry["run_id"]), int(entry["round"]), str(entry["model"])
             check.recorded, check.cap = float(entry["epsilon"]), float(entry["max_epsilon"])
             if entry["prev_hash"] != expected_prev:
@@ -275,13 +277,56 @@ def _check_coordinator_record(lines, recorded: dict, public_key: str | None, aud
     for head in recorded.get("signed_heads", []):
         _check_signed_head(lines, head, key, audit,
                            who=f"coordinator's record (round {head.get('round')}, {head.get('kind')})")
+    _check_reported_figures(lines, recorded, audit)
     reported = recorded.get("releases")
     if reported:
         count = int(recorded.get("ledger_entries") or len(lines))
         recomputed = releases_by_kind([entry for _, entry in lines[:count]])
         if reported != recomputed:
-            audit.problems.append(f"the report's releases by kind {reported} differ from those of the site's first "
-                                  f"{count} ledger entries {recomputed}")
+            audit.problems.append(f"the report's releases by kind differ from those of the site's first {count} ledger "
+                                  f"entries: {release_differences(reported, recomputed)}")
+
+
+REPORTED_FIGURES = (("epsilon", "epsilon"), ("max_epsilon", "max_epsilon"))  # (report field, ledger field)
+
+
+def _check_reported_figures(lines, recorded: dict, audit: LedgerAudit) -> None:
+    """The coordinator's figures for this partner (its run report and summary.json) against the ledger entry
+    they were read after: any difference names the file and the field."""
+    count = int(recorded.get("ledger_entries") or 0)
+    if not count or count > len(lines):
+        return  # no head recorded, or a ledger shorter than the head: named by the signed-head checks
+    entry = lines[count - 1][1]
+    sources = [("privacy/report.json", "partners.{partner}.{field}", recorded)]
+    if isinstance(recorded.get("summary"), dict):
+        sources.append(("summary.json", "privacy.{field}.{partner}", recorded["summary"]))
+    for where, name, record in sources:
+        for reported_field, ledger_field in REPORTED_FIGURES:
+            said, kept = record.get(reported_field), entry.get(ledger_field)
+            if said is None or kept is None:
+                continue
+            if not isinstance(said, (int, float)) or abs(float(said) - float(kept)) > 1e-9 * max(1.0, abs(kept)):
+                field = name.format(partner=audit.partner, field=reported_field)
+                audit.problems.append(f"{where}: {field} = {said}, but ledger entry {count} (the head the "
+                                      f"coordinator recorded) says {kept}: the file was edited")
+    for round_number, said in (recorded.get("epsilon_by_round") or {}).items():
+        if not any(isinstance(said, (int, float)) and abs(float(said) - float(e.get("epsilon", -1))) <= 1e-9
+                   for _, e in lines[:count]):
+            audit.problems.append(f"privacy/report.json: partners.{audit.partner}.epsilon_by_round.{round_number} = "
+                                  f"{said} is no epsilon the ledger ever recorded: the report was edited")
+
+
+def release_differences(reported: dict, recomputed: dict) -> str:
+    """One readable clause per differing figure, e.g. ``dlrm steps: report 79, ledger 80``."""
+    clauses = []
+    for kind in sorted(set(reported) | set(recomputed), key=str):
+        said, kept = reported.get(kind), recomputed.get(kind)
+        if said is None or kept is None:
+            clauses.append(f"{kind}: {'only in the ledger' if said is None else 'only in the report'}")
+            continue
+        clauses += [f"{kind} {name}: report {said.get(name)}, ledger {kept.get(name)}"
+                    for name in sorted(set(said) | set(kept)) if said.get(name) != kept.get(name)]
+    return "; ".join(clauses)
 
 
 def audit_central_dp(section: dict, where: str) -> LedgerAudit:
@@ -323,6 +368,9 @@ def audit_path(path: str | Path, *, sites: list[str | Path] = (), public_key: st
     if report.is_file():
         content = json.loads(report.read_text())
         recorded, central = content.get("partners", {}), content.get("central_dp")
+        summary = _summary_privacy(path / "summary.json")
+        for name, record in recorded.items():  # summary.json's figures are checked with the report's
+            record["summary"] = {field: (summary.get(field) or {}).get(name) for field in ("epsilon", "max_epsilon")}
     ledgers = {p.parent.name: p for p in sorted(path.glob(f"partners/*/{LEDGER_FILE}"))}
     if (path / LEDGER_FILE).is_file():
         ledgers[path.name] = path / LEDGER_FILE
@@ -349,6 +397,15 @@ def audit_path(path: str | Path, *, sites: list[str | Path] = (), public_key: st
     if central:
         audits.append(audit_central_dp(central, str(report)))
     return audits
+
+
+def _summary_privacy(path: Path) -> dict:
+    """summary.json's ``privacy`` section ({} when the run has no summary yet)."""
+    try:
+        section = json.loads(path.read_text()).get("privacy") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return section if isinstance(section, dict) else {}
 
 
 def _partner_of(ledger: Path) -> str | None:

@@ -30,20 +30,23 @@ class PlannedRelease:
 class BudgetExhausted(Exception):
     """Training this round would take the partner past its epsilon cap."""
 
-    def __init__(self, partner: str, *, spent: float, projected: float, cap: float) -> None:
+    def __init__(self, partner: str, *, spent: float, projected: float, cap: float, what: str = "this round",
+                 consequence: str = "It does not train.") -> None:
         self.partner, self.spent, self.projected, self.cap = partner, spent, projected, cap
         super().__init__(
-            f"budget-exhausted: partner '{partner}' has spent epsilon {spent:.4f}; this round would "
-            f"reach {projected:.4f}, above its cap max-epsilon={cap:g}. It does not train."
+            f"budget-exhausted: partner '{partner}' has spent epsilon {spent:.4f}; {what} would "
+            f"reach {projected:.4f}, above its cap max-epsilon={cap:g}. {consequence}"
         )
 
 
 def check_budget(history, planned: list[PlannedRelease], *, delta: float, accountant: str, cap: float,
-                 partner: str) -> float:
-    """Projected cumulative epsilon after all ``planned`` releases; raises ``BudgetExhausted`` if above ``cap``."""
+                 partner: str, what: str = "this round", consequence: str = "It does not train.") -> float:
+    """Projected cumulative epsilon after all ``planned`` releases; raises ``BudgetExhausted`` if above ``cap``
+    (``what`` names the releases and ``consequence`` what the site does, in its message)."""
     upcoming = [step for release in planned for step in release.as_history()]
     projected = epsilon_of(list(history) + upcoming, delta=delta, accountant=accountant)
     if projected > cap:
         spent = epsilon_of(history, delta=delta, accountant=accountant)
-        raise BudgetExhausted(partner, spent=spent, projected=projected, cap=cap)
+        raise BudgetExhausted(partner, spent=spent, projected=projected, cap=cap, what=what,
+                              consequence=consequence.format(room=max(0.0, cap - spent)))
     return projected

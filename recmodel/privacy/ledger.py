@@ -116,14 +116,18 @@ class PrivacyLedger:
         if not self.path.exists():
             return []
         entries = []
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    entries.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{self.path}: line {number}: not valid JSON ({error})") from error
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
+            lines = handle.readlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                if number == len(lines) and not line.endswith("\n"):  # an append that never finished
+                    raise ValueError(f"{self.path}: line {number}, the last, is incomplete (a crash or a full disk "
+                                     "during an append; that release never left the site)") from error
+                raise ValueError(f"{self.path}: line {number}: not valid JSON ({error})") from error
         return entries
 
     def history(self) -> list[tuple[float, float, int]]:

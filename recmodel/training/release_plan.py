@@ -18,19 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
+from recmodel.atomic_write import write_atomically
 from recmodel.config import RunConfig
 from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.data.negative_sampling import negative_sampler
 from recmodel.data.profile_examples import profile_example_count
 from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
-from recmodel.privacy.budget import PlannedRelease
+from recmodel.privacy.budget import PlannedRelease, check_budget
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
 from recmodel.training.local import local_batch_size, steps_per_epoch
 
 PERSONALISED = "dlrm-personalised"
 EVALUATION = "evaluation"
 POPULARITY = "popularity"
+CALIBRATION_FILE = "calibration.json"  # in the state dir: the run's calibrated noise multiplier, a cache
 
 
 def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int,
@@ -78,6 +80,16 @@ def evaluation_releases(config: RunConfig, *, metrics: str) -> int:
     return config.num_server_rounds + (1 if config.personalise else 0)
 
 
+def _read_calibrations(path: Path) -> dict:
+    """The calibration cache ({plan key: noise multiplier}); a missing, empty or damaged file is an empty cache
+    (calibration is deterministic, so a recomputed value is the one that was lost)."""
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
 def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], state_dir: Path, run_id: str, *,
                   evaluations: int) -> dict[str, PlannedRelease]:
     """Each release {model: (noise, sample rate, steps)} from ``run_sizes``, plus ``evaluation`` and ``popularity``
@@ -95,14 +107,14 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
     if config.popularity_prior:
         fixed.append(popularity.as_history()[0])
     key = f"{run_id}|{config.target_epsilon}|{config.target_delta}|{config.accountant}|{planned}|{fixed}"
-    cache_path = state_dir / "calibration.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    cache_path = state_dir / CALIBRATION_FILE
+    cache = _read_calibrations(cache_path)
     if key not in cache:
         cache[key] = calibrate_shared_noise_multiplier(planned, target_epsilon=config.target_epsilon,
                                                        delta=config.target_delta, accountant=config.accountant,
                                                        fixed=fixed)
         state_dir.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(json.dumps(cache, indent=1))
+        write_atomically(cache_path, lambda tmp: tmp.write_text(json.dumps(cache, indent=1)))
     plans = {name: PlannedRelease(cache[key], 1.0 / per_epoch[name], epochs * per_epoch[name])
              for name, (_, epochs, _) in sizes.items()}
     if evaluations:
@@ -123,6 +135,27 @@ def plan_site_releases(config: RunConfig, users: Users, state_dir: Path, run_id:
     profile = int(population) if population is not None else profile_example_count(users)
     sizes = run_sizes(config, dlrm_examples=dlrm, profile_examples=profile)
     return plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations)
+
+
+def whole_run(config: RunConfig, plans: dict[str, PlannedRelease], *, evaluations: int) -> list[PlannedRelease]:
+    """Every release ``plans`` (from ``plan_site_releases``) makes over the whole run: each DP-SGD model's plan
+    once per round (personalisation once), the evaluations, the item counts."""
+    releases = {PERSONALISED: 1, EVALUATION: evaluations, POPULARITY: 1}
+    return [PlannedRelease(plan.noise_multiplier, plan.sample_rate,
+                           plan.steps * releases.get(name, config.num_server_rounds))
+            for name, plan in plans.items() if releases.get(name, 1)]
+
+
+def check_whole_run_fits(ledger_history, config: RunConfig, plans: dict[str, PlannedRelease], *, evaluations: int,
+                         cap: float, partner: str) -> float:
+    """The projected epsilon after the whole run; ``BudgetExhausted`` (before any release of the run) when it would
+    pass ``cap``, saying what target fits."""
+    return check_budget(ledger_history, whole_run(config, plans, evaluations=evaluations),
+                        delta=config.target_delta, accountant=config.accountant, cap=cap, partner=partner,
+                        what=f"the whole planned run ({config.num_server_rounds} rounds at target-epsilon "
+                             f"{config.target_epsilon:g})",
+                        consequence="It takes no part in this run; a run of target-epsilon at most about {room:.2f} "
+                                    "fits (fewer rounds do not help: a run is calibrated to spend its target).")
 
 
 class PlanCannotRun(RuntimeError):

@@ -116,22 +116,21 @@ def test_flwr_run_leaves_out_a_site_whose_policy_refuses_the_run_config(flwr_env
     assert audit(run_dir).returncode == 0
 
 
-def test_flwr_run_stops_partners_at_their_caps_and_ends_cleanly(flwr_env, tmp_path):
-    """Caps below what the plan needs: each partner trains round 1, refuses round 2; round 3 never starts."""
+def test_a_run_that_cannot_finish_within_the_caps_is_refused_before_any_training(flwr_env, tmp_path):
+    """Both partners' caps (6.0) are below what the whole run spends (target 8): each refuses the pre-flight, says
+    which target would fit, and the run ends before round 1 having trained and released nothing."""
     out_dir = tmp_path / "runs"
-    output = flwr_run(flwr_env, tmp_path,
-                      f"num-server-rounds=3 max-epsilon=6.0 {TINY_RUN} output-dir='{out_dir}' run-name='capped'")
-    assert "budget-exhausted: partner 'partner-0'" in output
-    assert "every partner has refused or exhausted its privacy budget" in output
+    output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=3 max-epsilon-overrides='partner-0=6.0,partner-1=6.0' "
+                                          f"{TINY_RUN} output-dir='{out_dir}' run-name='capped'")
+    for partner in ("partner-0", "partner-1"):
+        assert (f"budget-exhausted: partner '{partner}' has spent epsilon 0.0000; the whole planned run (3 rounds at "
+                "target-epsilon 8) would reach") in output
+    assert "a run of target-epsilon at most about 6.00 fits" in output
+    assert "the run cannot start: 0 partner(s) can take part" in output
+    assert "round 1: training" not in output and "Traceback" not in output
     run_dir = out_dir / "capped"
-    report = json.loads((run_dir / "privacy" / "report.json").read_text())
-    assert {p["status"] for p in report["partners"].values()} == {"budget-exhausted"}
-    for partner in report["partners"].values():
-        assert partner["epsilon"] <= partner["max_epsilon"] == 6.0
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["end_reason"].startswith("stopped early")
-    assert (run_dir / "model.pt").exists()
-    assert audit(run_dir).returncode == 0
+    assert not list((run_dir / "partners").glob("*/ledger.jsonl"))  # nothing was released
+    assert "this run's target-epsilon" not in output
 
 
 def test_flwr_run_with_central_dp_reports_a_partner_level_guarantee(flwr_env, tmp_path):

@@ -1,5 +1,6 @@
 """The run's HTML report: self-contained, with the numbers of summary.json, and readable in a real browser."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,7 +13,10 @@ from server.plots import plot_epsilon_by_partner, plot_ndcg_and_epsilon
 
 SUMMARY = {
     "run_name": "demo", "status": "succeeded", "end_reason": "all 2 planned rounds completed",
-    "metrics": {"ndcg@10": 0.1198, "hr@10": 0.2309, "users": 10000},
+    "metrics": {"ndcg@10": 0.1198, "hr@10": 0.2309, "users": 10000, "next-category-top5": 0.676,
+                "prior-top5": 0.496, "reconstruction-mse": 0.036, "mean-baseline-mse": 0.094},
+    "selected": {"round": 2, "model": "selected/round-2", "by": "valid-ndcg@10 of the central evaluation",
+                 "ndcg@10": 0.1198, "valid-ndcg@10": 0.1269},
     "baselines": {"popularity": {"ndcg@10": 0.0423, "hr@10": 0.0868, "users": 10000},
                   "dp_popularity": {"ndcg@10": 0.0426, "hr@10": 0.0864, "users": 10000}},
     "privacy": {"dp": True, "unit": "user", "delta": 1e-5, "accountant": "prv", "target_epsilon": 8.0,
@@ -29,8 +33,14 @@ PRIVACY = {"partners": {"partner-0": {"releases": RELEASES}, "partner-1": {"rele
 @pytest.fixture
 def run_dir(tmp_path):
     (tmp_path / "privacy").mkdir()
-    rows = [{"round": r, "central": {"ndcg@10": 0.05 * r}, "federated": {"ndcg@10": 0.05 * r}, "epsilon_max": 4.0 * r}
-            for r in (1, 2)]
+    rows = [{"round": r, "central": {"ndcg@10": 0.05 * r, "hr@10": 0.1 * r},
+             "federated": {"ndcg@10": 0.05 * r, "ndcg@10-std": 0.0049}, "epsilon_max": 4.0 * r,
+             "partners": {"partner-0": {}, "partner-1": {}}, "seconds": 12.5} for r in (1, 2)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "config.json").write_text(json.dumps({
+        "mode": "simulation", "num_partners": 2, "data": {"source": "synthetic", "users": 10000, "items": 1000,
+                                                           "users_per_partner": [5000, 5000]},
+        "run_config": {"num-server-rounds": 2, "strategy": "fedavg", "local-epochs": 2}}))
     plot_ndcg_and_epsilon(rows, top_k=10, baselines=SUMMARY["baselines"], target=tmp_path / "ndcg_epsilon.png")
     plot_epsilon_by_partner({"partner-0": {"1": 4.0, "2": 8.0}}, {"partner-0": 10.0},
                             target=tmp_path / "privacy" / "epsilon.png")
@@ -73,6 +83,10 @@ def test_a_headless_browser_shows_the_figures_and_the_tables(run_dir, tmp_path):
     assert len(re.findall(r'data-rendered="yes"', dom)) == 2  # both PNGs decoded, with a size, in the browser
     assert re.search(r"<td>partner-0</td><td>7\.9952</td>", dom)
     assert re.search(r"<td>popularity</td><td>0\.0423</td>", dom)
+    assert re.search(r"<td>strategy</td><td[^>]*>fedavg</td>", dom)  # the run's settings
+    assert re.search(r"<td>2</td><td>0\.1000</td><td>0\.2000</td><td>0\.1000 ± 0\.0049</td>", dom)  # a round
+    assert "Selected model: <b>round 2</b>" in dom
+    assert re.search(r"<th>delta</th>.*<td>7\.9952</td><td>1e-05</td>", dom, re.S)
     shot = tmp_path / "report.png"
     subprocess.run([*headless(tmp_path), "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
                    capture_output=True, timeout=120)

@@ -91,8 +91,15 @@ def read_delimited(
                 _check_decodes(raw, path, encoding, first_line=line_number + 1, block=block)
                 numbers = np.arange(line_number + 1, line_number + 1 + len(raw))
                 line_number += len(raw)
-                report.rows_read += len(raw)
                 progress.update(len(raw))
+                blank = [not line.strip() for line in raw]  # skipped, as CSV readers do (a trailing empty line)
+                if any(blank):
+                    numbers = numbers[~np.asarray(blank)]
+                    raw = [line for line, empty in zip(raw, blank) if not empty]
+                    block = b"".join(raw)
+                    if not raw:
+                        continue
+                report.rows_read += len(raw)
                 counts = field_counts(raw, block, sep, encoding)
                 keep = report.reject_lines(
                     counts != len(names), numbers, "wrong field count",

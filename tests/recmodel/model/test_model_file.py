@@ -96,3 +96,22 @@ def test_a_damaged_model_file_fails_with_one_named_line(saved, damage, message):
     with pytest.raises(ModelFileError, match=message) as caught:
         load_model(folder)
     assert "\n" not in str(caught.value) and str(folder) in str(caught.value)
+
+
+def test_a_reordered_catalogue_is_refused(tmp_path, tiny_spec, tiny_config):
+    folder = tmp_path / "run"
+    save_model(folder, Recommender(tiny_spec).state_dict(), tiny_spec, tiny_config.to_mapping(), ["a", "b", "c"])
+    assert load_model(folder).item_ids == ["a", "b", "c"]
+    document = json.loads((folder / "model.json").read_text())
+    document["catalogue_item_ids"] = ["b", "a", "c"]  # every row would be served under another item's id
+    (folder / "model.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="catalogue_item_ids .* changed after the model was saved"):
+        load_model(folder)
+
+
+def test_a_run_folder_that_does_not_exist_is_refused_not_replaced_by_its_parent(saved):
+    folder, _ = saved
+    with pytest.raises(ModelFileError, match="selected-round-2: no such run directory or model file"):
+        load_model(folder / "selected-round-2")
+    with pytest.raises(ModelFileError, match="not a model"):
+        load_model(folder / "model.json")

@@ -178,7 +178,9 @@ def test_the_reported_releases_by_kind_are_those_of_the_ledger(site):
     assert record["releases"]["dlrm"]["releases"] == 3 and record["releases"]["profile"]["rounds"] == [1, 3]
     assert not _problems(folder, record)
     record["releases"]["dlrm"]["steps"] -= 1  # a report that understates the DLRM's steps
-    assert any("the report's releases by kind" in p for p in _problems(folder, record))
+    steps = record["releases"]["dlrm"]["steps"]
+    assert any(p.endswith(f"dlrm steps: report {steps}, ledger {steps + 1}") and len(p) < 200
+               for p in _problems(folder, record))  # one readable clause, not two dicts
 
 
 def test_a_ledger_resigned_with_another_key_is_named(site, tmp_path):
@@ -223,6 +225,13 @@ def test_cli_exit_status_and_json(site):
                                         text=True).stdout)
     assert as_json["ok"] is True and len(as_json["ledgers"][0]["entries"]) == 6
     assert as_json["ledgers"][0]["releases"]["dlrm"]["count"] == 3
+    assert "partner p0  delta 1e-05" in good.stdout
+    piped = subprocess.run(f"'{fedrec[0]}' audit '{folder}' --json | head -1", shell=True, capture_output=True,
+                           text=True)
+    assert piped.stdout == "{\n" and "Broken pipe" not in piped.stderr  # a reader that stops early is no error
+    missing = subprocess.run(fedrec + [str(folder / "no-such-run")], capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.strip().endswith("no-such-run: no such run directory, state directory or ledger file")
     ledger = folder / "ledger.jsonl"
     ledger.write_text(ledger.read_text().replace('"round": 2', '"round": 7'))
     bad = subprocess.run(fedrec + [str(ledger)], capture_output=True, text=True)
@@ -268,3 +277,18 @@ def test_sigkill_mid_training_leaves_no_partial_line(tmp_path):
     ledger = tmp_path / "ledger.jsonl"
     if ledger.exists():  # finished before the kill: a whole, valid line
         assert audit_path(ledger)[0].ok
+
+
+def test_a_doctored_report_or_summary_figure_is_named(site):
+    folder, record = site
+    last = json.loads((folder / "ledger.jsonl").read_text().splitlines()[-1])
+    record.update(epsilon=last["epsilon"], max_epsilon=last["max_epsilon"], epsilon_by_round={"3": last["epsilon"]},
+                  summary={"epsilon": last["epsilon"], "max_epsilon": last["max_epsilon"]})
+    assert not _problems(folder, record)
+    record["epsilon"] = 1.0  # the report claims the partner spent less
+    assert any(p.startswith("privacy/report.json: partners.p0.epsilon = 1.0, but ledger entry 6") for p in
+               _problems(folder, record))
+    record["epsilon"], record["summary"]["epsilon"] = last["epsilon"], 1.0
+    assert any(p.startswith("summary.json: privacy.epsilon.p0 = 1.0") for p in _problems(folder, record))
+    record["summary"]["epsilon"], record["epsilon_by_round"]["3"] = last["epsilon"], 0.5
+    assert any("epsilon_by_round.3 = 0.5 is no epsilon the ledger ever recorded" in p for p in _problems(folder, record))

@@ -8,7 +8,9 @@ import pytest
 
 from recmodel.privacy.accounting import epsilon_of
 from recmodel.privacy.ledger import GENESIS_HASH, DPEvent, LedgerIntegrityError, PrivacyLedger, entry_hash
+from recmodel.privacy.ledger_recovery import acknowledge_ledger_loss
 from recmodel.privacy.site_key import head_message, read_public_key, verify
+from recmodel.training.release_plan import CALIBRATION_FILE, plan_releases, run_sizes
 
 
 def _event(round_, epsilon):
@@ -128,3 +130,25 @@ def test_an_acknowledged_loss_carries_the_signed_spend_into_a_new_ledger(tmp_pat
     assert len(list(tmp_path.glob("ledger.jsonl.damaged-*"))) == 1  # the damaged ledger is kept
     again = subprocess.run(fedrec + ["--note", "twice"], capture_output=True, text=True)
     assert again.returncode == 2 and "nothing to acknowledge" in again.stderr
+
+
+def test_a_partial_last_line_is_diagnosed_in_one_line_and_its_repair_keeps_the_spend(tmp_path):
+    ledger = PrivacyLedger.at_site(tmp_path)
+    ledger.append(_event(1, 1.0))
+    ledger.append(_event(2, 1.5))
+    spent = epsilon_of(ledger.history(), delta=1e-5, accountant="prv")
+    with ledger.path.open("a") as handle:  # a third append cut short by a full disk: no newline, no head update
+        handle.write('{"run_id": "r", "round": 3, "mod')
+    with pytest.raises(LedgerIntegrityError, match="line 3, the last, is incomplete") as caught:
+        PrivacyLedger.at_site(tmp_path).check_continuity()
+    assert "\n" not in str(caught.value) and "acknowledge-ledger-loss" in str(caught.value)
+    acknowledge_ledger_loss(tmp_path, note="disk full")
+    assert epsilon_of(PrivacyLedger.at_site(tmp_path).history(), delta=1e-5, accountant="prv") == pytest.approx(spent)
+
+
+def test_an_empty_or_garbled_calibration_cache_is_recomputed_not_a_traceback(tmp_path, tiny_config):
+    sizes = run_sizes(tiny_config, dlrm_examples=60, profile_examples=60)
+    first = plan_releases(tiny_config, sizes, tmp_path, "r", evaluations=2)
+    for damage in ("", "{not json", "[1, 2]"):
+        (tmp_path / CALIBRATION_FILE).write_text(damage)
+        assert plan_releases(tiny_config, sizes, tmp_path, "r", evaluations=2) == first

@@ -24,6 +24,18 @@ def test_movielens_100k(ml100k_dir, tmp_path):
     assert set(events["event"]) == {"view", "click", "add_to_cart", "purchase"}
 
 
+def test_blank_lines_are_skipped_as_csv_readers_do_and_line_numbers_stay_true(ml100k_dir, tmp_path):
+    user = ml100k_dir / "u.user"
+    user.write_text("\n" + user.read_text() + "\n\n")  # a blank first line and trailing blank lines
+    data = ml100k_dir / "u.data"
+    data.write_text(data.read_text().replace("\n", "\n\n", 1) + "196\t242\tfour\t881250949\n")
+    with pytest.raises(Exception, match="line 8"):  # the bad rating is on physical line 8, blank line counted
+        _imported("movielens-100k", ml100k_dir, tmp_path)
+    data.write_text(data.read_text().rsplit("196\t242\tfour", 1)[0])
+    events, report = _imported("movielens-100k", ml100k_dir, tmp_path)
+    assert report.rows_read == report.rows_kept == 6 and events["user_age"].notna().all()
+
+
 def test_movielens_1m_double_colon_and_latin1(ml1m_dir, tmp_path):
     events, _ = _imported("movielens-1m", ml1m_dir, tmp_path)
     assert len(events) == 3
