@@ -28,6 +28,17 @@ MIN_EPSILON, MAX_EPSILON = 0.01, 100.0  # below: calibration needs absurd noise;
 MAX_LEARNING_RATE = 1e3
 MAX_NORM = 1e6
 MAX_NOISE = 1e6
+MIN_RELEASE_NOISE = 0.1  # a Gaussian release (item counts, evaluation) below it spends epsilon > 90 alone
+SIZE_LIMITS = {  # upper bounds checked before anything is allocated (a coordinator could send any value)
+    "num_server_rounds": 10_000,  # the accountant composes every release of every round (1e6 rounds: > 20 GB)
+    "local_epochs": 1_000, "profile_epochs": 1_000, "personalise_epochs": 1_000,
+    "batch_size": 1_000_000, "min_partners": 10_000,
+    "embedding_dim": 1_024, "profile_dim": 1_024,  # with item-buckets: two item tables of rows x dim floats
+    "history_length": 1_000, "positives_per_user": 1_000, "negatives_per_positive": 10_000, "top_k": 1_000,
+    "item_buckets": 50_000_000, "category_buckets": 1_000_000, "attribute_buckets": 1_000_000,
+    "popularity_recent_items": 100_000,
+    "synthetic_users": 10_000_000, "synthetic_items": 10_000_000, "synthetic_categories": 100_000,
+}
 MAX_REFERENCE_TIME = 1e11  # seconds since 1970: the year 5138
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -163,6 +174,10 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise ``ConfigError`` for the first unusable value."""
+        for name, limit in SIZE_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ConfigError(f"{_key(name)} = {getattr(self, name)} is above its limit {limit:,}; allowed: an "
+                                  f"integer up to {limit:,}")
         _positive_int(self, "num_server_rounds", "min_partners", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
@@ -173,7 +188,8 @@ class RunConfig:
         _at_least(self, "attribute_buckets", 2)
         _at_least(self, "negatives_per_positive", 0)
         _at_least(self, "popularity_recent_items", 0)
-        _in_range(self, "popularity_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
+        _in_range(self, "popularity_noise_multiplier", MIN_RELEASE_NOISE, MAX_NOISE, "a noise multiplier",
+                  low_inclusive=True)
         _at_least(self, "min_interactions", 3)
         _in_range(self, "learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
         _in_range(self, "profile_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
@@ -190,7 +206,8 @@ class RunConfig:
         _one_of(self, "device", DEVICES)
         _one_of(self, "optimizer", LOCAL_OPTIMIZERS)
         _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
-        _in_range(self, "evaluation_noise_multiplier", 0, MAX_NOISE, "a noise multiplier")
+        _in_range(self, "evaluation_noise_multiplier", MIN_RELEASE_NOISE, MAX_NOISE, "a noise multiplier",
+                  low_inclusive=True)
         _in_range(self, "central_noise_multiplier", 0, MAX_NOISE, "a noise multiplier", low_inclusive=True)
         _in_range(self, "central_clipping_norm", 0, MAX_NORM, "a clipping norm")
         _in_range(self, "round_timeout", 0, 7 * 24 * 3600, "a timeout in seconds")

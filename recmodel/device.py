@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import torch
 
-from recmodel.config import DEVICES
+from recmodel.config import DEVICES, ConfigError
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -19,11 +19,11 @@ def resolve_device(name: str | torch.device) -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device = {name!r}, but torch sees no CUDA GPU on this machine "
+            raise ConfigError(f"device = {name!r}, but torch sees no CUDA GPU on this machine "
                              f"(torch {torch.__version__}, CUDA build: {torch.version.cuda is not None}); "
                              "use device = 'auto' or 'cpu'")
         return torch.device(name)
-    raise ValueError(f"device = {name!r} is unknown; allowed: {', '.join(DEVICES)}")
+    raise ConfigError(f"device = {name!r} is unknown; allowed: {', '.join(DEVICES)}")
 
 
 @contextmanager

@@ -158,6 +158,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
 
     strategy = build_strategy(config, num_nodes, recorder, refusals)
     strategy.exhausted_nodes.update(checks.failures)  # failed their site check: they sit the run out
+    strategy.populations = {node: checks.users[checks.names[node]] for node in checks.passed}
     if checkpoint is None and preflight is not None:
         leave_out_refusers(preflight, strategy, recorder, config, num_nodes)
     first_round = 1

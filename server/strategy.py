@@ -24,6 +24,8 @@ from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 from recmodel.config import RunConfig
 from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
+from server.node_sampling import FrozenGrid, TooFewNodes, round_nodes
+from server.planned_counts import planned_training_counts, replace_reported_counts
 from server.recorder import RoundRecorder
 from server.refusals import FAILURE_STATUS, RefusalReasons
 from server.update_checks import reply_problem
@@ -48,6 +50,7 @@ class BudgetAwareStrategy(Strategy):
         self._global_state: dict = {}
         self._destinations: dict[str, int] = {}  # message object id -> destination node, for the latest sends
         self.exhausted_nodes: set[int] = set()
+        self.populations: dict[int, int] = {}  # node -> declared population (site check): weights and bounds
         self.latest_arrays: ArrayRecord | None = None
         self._started = time.monotonic()
 
@@ -58,7 +61,10 @@ class BudgetAwareStrategy(Strategy):
         if self.needs_every_partner and self.exhausted_nodes:
             raise NoPartnerCanTrain(f"round {server_round}: central DP needs every partner, and "
                                     f"{len(self.exhausted_nodes)} partner(s) refused or exhausted their budget")
-        messages = self._addressed([m for m in self.inner.configure_train(server_round, arrays, config, grid)
+        if not set(grid.get_node_ids()) - self.exhausted_nodes and self.exhausted_nodes:
+            raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
+        messages = self._addressed([m for m in self.inner.configure_train(server_round, arrays, config,
+                                                                          self._frozen(grid, server_round))
                                     if m.metadata.dst_node_id not in self.exhausted_nodes])
         if not messages:
             raise NoPartnerCanTrain(f"round {server_round}: every partner has refused or exhausted its privacy budget")
@@ -67,6 +73,16 @@ class BudgetAwareStrategy(Strategy):
         self.recorder.count_traffic(messages, direction="sent")
         progress(f"round {server_round}: training at {len(messages)} partner(s) ...")
         return messages
+
+    def _frozen(self, grid, server_round: int) -> FrozenGrid:
+        """This round's nodes, fixed once (``server.node_sampling``); ``NoPartnerCanTrain`` when too few connect
+        within ``round-timeout``."""
+        try:
+            nodes = round_nodes(grid, excluded=self.exhausted_nodes, needed=self.min_partners,
+                                deadline_s=self.config.round_timeout)
+        except TooFewNodes as error:
+            raise NoPartnerCanTrain(f"round {server_round}: {error}") from None
+        return FrozenGrid(grid, nodes)
 
     def _addressed(self, messages: list) -> list:
         """Remember each message's destination: the SuperLink answers for an unavailable node in its own name."""
@@ -92,11 +108,19 @@ class BudgetAwareStrategy(Strategy):
                 self.recorder.partner_failed(server_round, node, str(reply.error.reason))
 
     def _reject_bad_updates(self, server_round, replies) -> list:
-        """The replies whose update may be aggregated; each rejected one is recorded with its reason."""
+        """The replies whose update may be aggregated, their counts replaced by the coordinator's plan
+        (``server.planned_counts``); each rejected one is recorded with its reason."""
         accepted = []
         for reply in replies:
             if not reply.has_error():
-                problem = reply_problem(self.config, self._global_state, reply.content)
+                population = self.populations.get(self._node_of(reply))
+                if population is None:
+                    problem = "the partner declared no population at the site check"
+                elif "metrics" in reply.content:
+                    replace_reported_counts(reply.content["metrics"], planned_training_counts(self.config, population))
+                    problem = reply_problem(self.config, self._global_state, reply.content)
+                else:
+                    problem = reply_problem(self.config, self._global_state, reply.content)
                 if problem is not None:
                     self.recorder.update_rejected(server_round, self._node_of(reply), reply.content,
                                                   f"update rejected: {problem}")
@@ -123,7 +147,8 @@ class BudgetAwareStrategy(Strategy):
         return arrays, metrics
 
     def configure_evaluate(self, server_round, arrays, config, grid):
-        messages = self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config, grid)
+        messages = self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config,
+                                                                             self._frozen(grid, server_round))
                                     if m.metadata.dst_node_id not in self.exhausted_nodes])
         self.recorder.count_traffic(messages, direction="sent")
         return messages

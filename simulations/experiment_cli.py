@@ -10,20 +10,45 @@ import pandas as pd
 from server.plots import BASELINE_STYLES
 from simulations.sweep import Point, run_sweep
 
-RESULTS = Path(__file__).resolve().parent / "results"
+PUBLISHED = Path(__file__).resolve().parents[1] / "docs" / "results"  # the results the docs' table shows
+PACKAGE_FOLDERS = tuple(Path(__file__).resolve().parents[1] / name
+                        for name in ("simulations", "recmodel", "server", "client", "deploy"))
 
 
 def parser(description: str, *, partners: int = 5) -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(description=description)
     cli.add_argument("--dataset", default="synthetic",
                      help="'synthetic' or an events file (e.g. from fedrec data import movielens-latest); default synthetic")
-    cli.add_argument("--partners", type=int, default=partners, help=f"simulated partner sites (default {partners})")
+    cli.add_argument("--partners", type=positive_int, default=partners,
+                     help=f"simulated partner sites (default {partners})")
     cli.add_argument("--seed", type=int, default=0, help="run-config seed of every point (default 0)")
     cli.add_argument("--run-config", default="", help='extra overrides for every point, e.g. "num-server-rounds=3"')
     cli.add_argument("--tag", default="", help="results name suffix (default: the data set's file stem)")
     cli.add_argument("--work-dir", type=Path, default=Path("sweeps"),
-                     help="run directories and logs of the points (default ./sweeps)")
+                     help="run directories, logs and results (<work-dir>/results/<experiment>-<tag>.csv/.png) of "
+                          "the points (default ./sweeps)")
     return cli
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, else a one-line error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def checked(args) -> argparse.Namespace:
+    """Refuse, before any run starts, a data set that does not exist and a work dir inside the package."""
+    if args.dataset != "synthetic" and not Path(args.dataset).is_file():
+        raise SystemExit(f"--dataset {args.dataset}: no such events file (make one with fedrec data import ...)")
+    work = args.work_dir.resolve()
+    if any(work == folder or folder in work.parents for folder in PACKAGE_FOLDERS):
+        raise SystemExit(f"--work-dir {args.work_dir}: inside the package; experiments write elsewhere")
+    return args
 
 
 def base_config(args) -> dict:
@@ -54,15 +79,23 @@ def results_name(experiment: str, args) -> str:
 
 def run_experiment(experiment: str, points: list[Point], args, *, x: str, xlabel: str, log_x: bool = False,
                    base: dict | None = None) -> pd.DataFrame:
-    """Run the sweep into ``simulations/results/<experiment>-<tag>.csv`` and plot it beside (``.png``)."""
+    """Run the sweep into ``<work-dir>/results/<experiment>-<tag>.csv`` and plot it beside (``.png``); copy
+    both into docs/results and run ``python -m simulations.results_table`` to publish them."""
+    checked(args)
     name = results_name(experiment, args)
-    table = run_sweep(points, RESULTS / f"{name}.csv", base=base if base is not None else base_config(args),
+    results = args.work_dir / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    table = run_sweep(points, results / f"{name}.csv", base=base if base is not None else base_config(args),
                       work_dir=args.work_dir / name)
     counts = sorted({point.partners for point in points})
     partners = f"{counts[0]} partners" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} partners"
+    if not table["status"].isin(["succeeded", "degraded"]).any():
+        print(f"wrote {results / (name + '.csv')}; no point succeeded, so there is no plot: each point's console "
+              f"is in {args.work_dir / name}")
+        return table
     plot_sweep(table, x=x, xlabel=xlabel, title=f"{experiment}: {name.split('-', 1)[1]}, {partners}",
-               target=RESULTS / f"{name}.png", log_x=log_x)
-    print(f"wrote {RESULTS / (name + '.csv')} and {RESULTS / (name + '.png')}")
+               target=results / f"{name}.png", log_x=log_x)
+    print(f"wrote {results / (name + '.csv')} and {results / (name + '.png')}")
     return table
 
 

@@ -7,7 +7,7 @@ Each DP point gives half its target epsilon to the popularity prior (its noise m
 that the one Gaussian release alone costs epsilon / 2 at delta 1e-5); every other setting is the default
 (local Adam at a learning rate each DP site scales down by its noise-to-signal ratio, popularity negatives,
 the round selected by validation NDCG reported beside the last round's). The non-private point runs the
-defaults. Writes simulations/results/frontier-<data>.csv and .png (resumable: rerun the command to finish it).
+defaults. Writes <work-dir>/results/frontier-<data>.csv and .png (resumable: rerun the command to finish it).
 """
 
 from __future__ import annotations

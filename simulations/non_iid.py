@@ -4,7 +4,7 @@
 
 For each alpha the events get a ``partner_id`` column (``fedrec data partition --by dirichlet`` logic,
 seeded by --seed) and are written to <work-dir>/data/; small alpha = each partner sees few categories.
-Writes simulations/results/non_iid-<data>.csv and .png (resumable).
+Writes <work-dir>/results/non_iid-<data>.csv and .png (resumable).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python -m simulations.partner_count --dataset synthetic
 
 The same users are dealt over more, smaller partners; each partner's DP noise weighs more as it shrinks.
-Writes simulations/results/partner_count-<data>.csv and .png (resumable).
+Writes <work-dir>/results/partner_count-<data>.csv and .png (resumable).
 """
 
 from __future__ import annotations

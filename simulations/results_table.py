@@ -1,4 +1,4 @@
-"""The experiment table of docs/experiments.md, generated from simulations/results/*.csv.
+"""The experiment table of docs/experiments.md, generated from the published results, docs/results/*.csv.
 
     python -m simulations.results_table            # rewrite the table between the page's markers
     python -m simulations.results_table --print    # print it instead
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulations.experiment_cli import RESULTS
+from simulations.experiment_cli import PUBLISHED as RESULTS
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
 START, END = "<!-- experiments:start -->", "<!-- experiments:end -->"
@@ -34,7 +34,7 @@ def table() -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for csv in sorted(RESULTS.glob("*.csv")):
         for row in pd.read_csv(csv).to_dict("records"):
-            lines.append(f"| [{csv.stem}](../simulations/results/{csv.stem}.png) | {row['name']} | {row['status']} | "
+            lines.append(f"| [{csv.stem}](results/{csv.stem}.png) | {row['name']} | {row['status']} | "
                          f"{fmt(row.get('ndcg@10'))} | {selected(row)} | {fmt(row.get('popularity_ndcg@10'))} | "
                          f"{fmt(row.get('dp_popularity_ndcg@10'))} | {fmt(row.get('epsilon_max'), 3)} | "
                          f"{fmt(row.get('seconds'), 0)} | `{row['command']}` |")

@@ -2,7 +2,7 @@
 
     python -m simulations.strategies --dataset synthetic --partners 5
 
-Writes simulations/results/strategies-<data>.csv and .png (resumable).
+Writes <work-dir>/results/strategies-<data>.csv and .png (resumable).
 """
 
 from __future__ import annotations

@@ -150,6 +150,7 @@ def run_profile(args) -> int:
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
 
+    device = resolve_device(args.device)  # before any work: a GPU that is not there is a one-line error
     out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".parquet",), force=args.force)
     summary_path = out.with_name(out.stem + "_segments.csv")
     plot_path = out.with_name(out.stem + "_segments.png")
@@ -164,7 +165,6 @@ def run_profile(args) -> int:
         raise DataError(f"{args.run}: this run trained no profile model (profiles=false)")
     import torch
 
-    device = resolve_device(args.device)
     with torch.no_grad(), on_device(model.profile, device):
         _, logits, embedding = model.profile(torch.from_numpy(serving.summaries.features).to(device))
         interest = torch.softmax(logits, dim=1).cpu().numpy()

@@ -1,7 +1,9 @@
-"""A partner whose update holds NaN, on the real Flower runtime: rejected by name, never in the global model.
+"""Rogue partners on the real Flower runtime: rejected by name, never in the global model.
 
 The app under test is this repository's, except that its ClientApp is wrapped so that partner 1 poisons every
-update it sends (a broken or malicious site); the ServerApp is the real one.
+update it sends (a broken or malicious site); the ServerApp is the real one. One rogue sends NaN; the other
+adds 1e3 to every weight and reports 1e12 steps and examples, to widen its update bound and take FedAvg's
+weighted mean: the coordinator uses its own planned counts, so the update is rejected.
 """
 
 from __future__ import annotations
@@ -38,20 +40,47 @@ def train(msg, context):
 '''
 
 
-def test_a_partner_sending_nan_is_named_and_left_out_of_every_aggregate(flwr_env, tmp_path):
+LYING_CLIENT = ROGUE_CLIENT.replace(
+    '        state["dlrm.over_arch.mlp.0.bias"][0] = float("nan")\n        reply.content["arrays"] = ArrayRecord(state)',
+    '        reply.content["arrays"] = ArrayRecord({k: v + 1e3 if v.is_floating_point() else v\n'
+    '                                               for k, v in state.items()})\n'
+    '        for key in ("steps", "num-examples"):\n'
+    '            reply.content["metrics"][key] = 1e12')
+
+
+def _run_with_rogue(flwr_env, tmp_path, client: str):
+    """``fedrec run`` of this app with ``client`` as its ClientApp module; (process, console, out dir)."""
     app = tmp_path / "app"
     app.mkdir()
     pyproject = (REPO / "pyproject.toml").read_text()
     (app / "pyproject.toml").write_text(re.sub(r'clientapp = "client.app:app"', 'clientapp = "rogue_client:app"',
                                                pyproject))
-    (app / "rogue_client.py").write_text(ROGUE_CLIENT)
+    (app / "rogue_client.py").write_text(client)
     out_dir = tmp_path / "runs"
     done = subprocess.run([str(FEDREC), "run", str(app), "--run-config",
                            "num-server-rounds=2 synthetic-users=160 synthetic-items=80 synthetic-categories=6 "
                            f"batch-size=16 item-buckets=256 profiles=false output-dir='{out_dir}' run-name='rogue'",
                            "--federation-config", "num-supernodes=2"],
                           env=flwr_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    console = done.stdout + done.stderr
+    return done, done.stdout + done.stderr, out_dir
+
+
+def test_a_partner_lying_about_its_counts_cannot_take_the_model(flwr_env, tmp_path):
+    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, LYING_CLIENT)
+    assert LYING_CLIENT != ROGUE_CLIENT and done.returncode == 0, console[-3000:]
+    summary = json.loads((out_dir / "rogue" / "summary.json").read_text())
+    assert summary["status"] == "degraded"
+    for server_round in ("1", "2"):
+        assert "update rejected: its L2 distance from the global model" in (
+            summary["partner_failures"][server_round]["partner-1"])
+    final = torch.load(out_dir / "rogue" / "model.pt", weights_only=True)
+    assert max(float(t.abs().max()) for t in final.values() if t.is_floating_point()) < 100  # no 1e3 offset
+    rounds = [json.loads(line) for line in (out_dir / "rogue" / "metrics.jsonl").read_text().splitlines()]
+    assert rounds[-1]["partners"]["partner-0"]["steps"] < 1e6  # the coordinator's planned count
+
+
+def test_a_partner_sending_nan_is_named_and_left_out_of_every_aggregate(flwr_env, tmp_path):
+    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, ROGUE_CLIENT)
     assert done.returncode == 0, console[-3000:]  # partner 0 alone meets min-partners=1: a degraded run
     summary = json.loads((out_dir / "rogue" / "summary.json").read_text())
     assert summary["status"] == "degraded"

@@ -33,6 +33,11 @@ def test_defaults_parse_and_keep_the_documented_privacy_settings():
         ({"dataset": "/nonexistent/events.parquet"}, "dataset: file '/nonexistent/events.parquet' does not exist"),
         ({"target_delta": 1.5}, "target-delta = 1.5 is not usable as a probability; allowed: a finite number in (0, 1)"),
         ({"batch_size": 0}, "batch-size must be an integer >= 1"),
+        ({"num_server_rounds": 1_000_000}, "num-server-rounds = 1000000 is above its limit 10,000"),
+        ({"item_buckets": 10**8}, "item-buckets = 100000000 is above its limit 50,000,000"),
+        ({"embedding_dim": 100_000}, "embedding-dim = 100000 is above its limit 1,024"),
+        ({"popularity_noise_multiplier": 1e-12},
+         "popularity-noise-multiplier = 1e-12 is not usable as a noise multiplier; allowed: a finite number in [0.1,"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(override, expected):

@@ -4,6 +4,9 @@ A real sweep (fedrec runs, resume) is tested end to end in tests/e2e/test_isolat
 """
 
 import math
+from pathlib import Path
+
+import pytest
 
 import pandas as pd
 
@@ -40,7 +43,7 @@ def test_plot_and_readme_table_from_a_sweep_csv(tmp_path, monkeypatch):
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
     monkeypatch.setattr(results_table, "RESULTS", tmp_path)
     text = results_table.table()
-    assert "| [demo](../simulations/results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
+    assert "| [demo](results/demo.png) | eps-4 | succeeded | 0.0138 | 0.0211 (0) | 0.0193 | 0.0211 | 3.996 | 211 |" in text
     assert "| no-dp | succeeded | 0.0243 | 0.0301 (4) | 0.0193 | 0.0244 | - | 114 |" in text
 
 
@@ -54,3 +57,16 @@ def test_a_rerun_point_sets_the_earlier_attempts_run_directory_aside(tmp_path):
         assert not run_dir.exists()  # the rerun writes it afresh: its summary, not a stale one, is read back
     assert '"attempt": 1' in (tmp_path / "runs" / "fedadam.attempt-1" / "summary.json").read_text()
     assert '"attempt": 2' in (tmp_path / "runs" / "fedadam.attempt-2" / "summary.json").read_text()
+
+
+def test_sweep_arguments_are_checked_before_any_run(tmp_path):
+    from simulations.experiment_cli import checked, parser
+
+    with pytest.raises(SystemExit):
+        parser("demo").parse_args(["--partners", "0"])
+    with pytest.raises(SystemExit, match="no such events file"):
+        checked(parser("demo").parse_args(["--dataset", str(tmp_path / "missing.parquet")]))
+    inside = Path(__file__).resolve().parents[2] / "simulations" / "sweeps"
+    with pytest.raises(SystemExit, match="inside the package"):
+        checked(parser("demo").parse_args(["--work-dir", str(inside)]))
+    assert checked(parser("demo").parse_args(["--work-dir", str(tmp_path)])).work_dir == tmp_path

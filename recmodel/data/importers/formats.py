@@ -18,7 +18,8 @@ import pandas as pd
 
 from recmodel.data.importers.reading import DEFAULT_CHUNK_ROWS, read_delimited, read_header
 from recmodel.data.bounds import MAX_TIMESTAMP, MIN_TIMESTAMP
-from recmodel.data.importers.rows import RowReport, check_ids, parse_numbers, parse_timestamps, require_present
+from recmodel.data.importers.rows import (RowReport, check_ids, check_prices, parse_numbers, parse_timestamps,
+                                          require_present)
 from recmodel.data.importers.writer import AtomicEventsWriter
 from recmodel.data.schema import EVENT_TYPES, DataError
 
@@ -211,6 +212,8 @@ def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataF
     mapping = options.mapping
     required = [mapping["user"], mapping["item"], mapping["timestamp"]]
     chunk, lines = require_present(chunk, required, lines, report)
+    if mapping.get("price"):
+        chunk, lines = check_prices(chunk, mapping["price"], lines, report)
     chunk, lines = parse_timestamps(chunk, mapping["timestamp"], lines, report, unit=mapping.get("timestamp_unit", "s"),
                                     bounds=options.timestamp_bounds)
     events = pd.DataFrame({"user_id": chunk[mapping["user"]].astype(str).str.strip(),
@@ -231,7 +234,7 @@ def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataF
         if mapping.get(target):
             events[f"{target}_id" if target == "partner" else target] = chunk[mapping[target]].astype(str).to_numpy()
     if mapping.get("price"):
-        events["price"] = pd.to_numeric(chunk[mapping["price"]], errors="coerce").to_numpy()
+        events["price"] = chunk[mapping["price"]].to_numpy(dtype=float)
     for attribute in mapping.get("user_attributes", []):
         events[f"user_{attribute}"] = chunk[attribute].astype(str).to_numpy()
     return events

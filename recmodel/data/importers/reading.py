@@ -55,7 +55,7 @@ def read_header(path: Path, *, sep: str = ",", encoding: str = "utf-8") -> list[
     with path.open("rb") as handle:
         raw = handle.readline()
     _check_decodes([raw], path, encoding, first_line=1)
-    first = raw.decode(encoding)
+    first = raw.decode(encoding).removeprefix("\ufeff")  # a UTF-8 byte-order mark (spreadsheet exports)
     if not first.strip():
         raise DataError(f"{path}: empty file (no header line)")
     return next(csv.reader([first.rstrip("\r\n")], delimiter=sep))

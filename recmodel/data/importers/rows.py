@@ -90,6 +90,21 @@ def parse_numbers(frame: pd.DataFrame, columns, lines, report: RowReport) -> tup
 
 
 
+def check_prices(frame: pd.DataFrame, column: str, lines, report: RowReport) -> tuple[pd.DataFrame, np.ndarray]:
+    """Prices: an empty value is a row without a price (kept, NaN); any other value must be a finite number
+    >= 0 (``inf``, ``nan``, ``-5`` or text are bad rows, named like every other)."""
+    raw = frame[column]
+    text = raw.astype(str).str.strip()
+    empty = (raw.isna() | (text == "")).to_numpy()
+    parsed = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = ~empty & ~(np.isfinite(parsed) & (parsed >= 0))
+    keep = report.reject(bad, lines, "price not a finite number >= 0", column, raw)
+    frame = frame[keep].copy()
+    frame[column] = parsed[keep]
+    return frame, lines[keep]
+
+
 def parse_timestamps(frame: pd.DataFrame, column: str, lines, report: RowReport, *, unit: str = "s",
                      bounds: tuple[float, float] = (MIN_TIMESTAMP, MAX_TIMESTAMP)):
     """Timestamp column to float seconds; ``unit``: s, ms or iso (any datetime text).

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 FEDREC = str(Path(sys.executable).parent / "fedrec")
 
@@ -70,6 +71,8 @@ CASES = {
                               "a-file: not a model; give a run directory"),
     "no model in the run dir": (["recommend", "--run", "parts", "--data", "events.csv", "--out", "r.csv"],
                                 "model.pt: missing"),
+    "a GPU that is not there": (["recommend", "--run", "parts", "--data", "events.csv", "--out", "r.csv",
+                                 "--device", "cuda"], "device = 'cuda', but torch sees no CUDA GPU"),
     "a run dir that does not exist": (["recommend", "--run", "runs/a/selected-round-2", "--data", "events.csv",
                                        "--out", "r.csv"], "selected-round-2: no such run directory or model file"),
     "recommend onto the events": (["recommend", "--run", ".", "--data", "events.csv", "--out", "events.csv"],
@@ -84,6 +87,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_careless_use_exits_2_with_one_line_and_touches_nothing(workspace, case):
     arguments, message = CASES[case]
+    if case == "a GPU that is not there" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
     before = _tree(workspace)
     result = subprocess.run([FEDREC, *arguments], cwd=workspace, capture_output=True, text=True)
     assert result.returncode == 2, result.stderr

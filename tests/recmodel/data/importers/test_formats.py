@@ -75,6 +75,27 @@ def test_generic_csv_with_mapping(tmp_path):
     assert events["timestamp"].iloc[0] == pd.Timestamp("2024-01-01T10:00:00Z").timestamp()
 
 
+def test_a_byte_order_mark_before_the_header_is_not_part_of_the_first_column(tmp_path):
+    source = tmp_path / "log.csv"
+    source.write_bytes("\ufeffwho,what,when\nu1,a,1700000000\nu2,b,1700000100\n".encode("utf-8"))
+    events, _ = _imported("csv", source, tmp_path, user="who", item="what", timestamp="when")
+    assert list(events["user_id"]) == ["u1", "u2"]
+
+
+@pytest.mark.parametrize("price", ["inf", "-5", "free", "1e999"])  # "nan" reads as a missing value
+def test_a_price_that_is_not_a_finite_number_of_zero_or_more_is_a_named_bad_row(tmp_path, price):
+    source = tmp_path / "log.csv"
+    source.write_text(f"who,what,when,cost\nu1,a,1700000000,9.5\nu1,b,1700000100,\nu2,c,1700000200,{price}\n")
+    with pytest.raises(Exception, match=f"line 4: price not a finite number >= 0 in column 'cost': '{price}'"):
+        _imported("csv", source, tmp_path, user="who", item="what", timestamp="when", price="cost")
+    out = tmp_path / "kept.parquet"
+    report = import_events("csv", source, out, ImportOptions(mapping={"user": "who", "item": "what",
+                                                                      "timestamp": "when", "price": "cost"},
+                                                             skip_bad_rows=True))
+    prices = load_events(out)["price"]
+    assert report.rows_kept == 2 and prices.iloc[0] == 9.5 and pd.isna(prices.iloc[1])  # empty: no price
+
+
 def test_generic_parquet(tmp_path):
     source = tmp_path / "log.parquet"
     pd.DataFrame({"u": [1, 2], "i": [10, 11], "t": [100, 200]}).to_parquet(source)
