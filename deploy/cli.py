@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recmodel.cli.arguments import positive_int
+
 
 def register(commands) -> None:
     deploy = commands.add_parser("deploy", help="credentials for a deployed federation; a loopback federation demo",
@@ -25,13 +27,14 @@ def register(commands) -> None:
                            description="Start a TLS-authenticated SuperLink and N SuperNodes on loopback, run the "
                                        "app, print the audit command for its ledgers, tear everything down; exit 0 when the run "
                                        "finished.")
-    local.add_argument("--partners", type=int, default=3, help="number of partner sites (default: 3)")
-    local.add_argument("--rounds", type=int, default=2, help="federated rounds (default: 2)")
+    local.add_argument("--partners", type=positive_int, default=3, help="number of partner sites (default: 3)")
+    local.add_argument("--rounds", type=positive_int, default=2, help="federated rounds (default: 2)")
     local.add_argument("--data", help="an events file to split over the partners (default: the synthetic generator)")
-    local.add_argument("--users", type=int, default=3000, help="synthetic users over all partners (default: 3000)")
-    local.add_argument("--item-buckets", type=int, default=4096,
+    local.add_argument("--users", type=positive_int, default=3000,
+                       help="synthetic users over all partners (default: 3000)")
+    local.add_argument("--item-buckets", type=positive_int, default=4096,
                        help="rows item ids are hashed into (sites share no catalogue; default: 4096)")
-    local.add_argument("--max-epsilon", type=float, default=10.0,
+    local.add_argument("--max-epsilon", type=epsilon_cap, default=10.0,
                        help="each site's lifetime epsilon cap in its --node-config (default: 10.0)")
     local.add_argument("--run-config", default="",
                        help='more run-config overrides, e.g. "local-epochs=1 target-epsilon=4"')
@@ -40,11 +43,28 @@ def register(commands) -> None:
     local.set_defaults(handler=run_local_command)
 
 
+def epsilon_cap(text: str) -> float:
+    """argparse type: a finite epsilon in [0.01, 100] (the run config's own range)."""
+    import argparse
+    import math
+
+    from recmodel.config import MAX_EPSILON, MIN_EPSILON
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and MIN_EPSILON <= value <= MAX_EPSILON):
+        raise argparse.ArgumentTypeError(f"expected a finite epsilon in [{MIN_EPSILON:g}, {MAX_EPSILON:g}], got {text}")
+    return value
+
+
 def run_init(args) -> int:
-    from deploy.credentials import create_credentials, parse_partners
+    from deploy.credentials import create_credentials, parse_hosts, parse_partners, parse_port
 
     partners = parse_partners(args.partners)
-    hosts = tuple(args.superlink_host)
+    hosts = parse_hosts(tuple(args.superlink_host))
+    parse_port(args.superlink_port)
     out = Path(args.out)
     credentials = create_credentials(out, partners, hosts, f"{hosts[0]}:{args.superlink_port}")
     print(f"wrote credentials for {len(partners)} partner(s) to {out}:")

@@ -19,6 +19,7 @@ import datetime
 import ipaddress
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,30 @@ def parse_partners(text: str) -> tuple[str, ...]:
     return names
 
 
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def parse_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """Each ``--superlink-host``: an IP address or a DNS name (labels of letters, digits and inner hyphens)."""
+    if not hosts:
+        raise CredentialsError("--superlink-host: give at least one host name or IP address")
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+            continue
+        except ValueError:
+            pass
+        if not host or len(host) > 253 or not all(HOST_LABEL.match(label) for label in host.rstrip(".").split(".")):
+            raise CredentialsError(f"--superlink-host {host!r}: not an IP address or a DNS host name")
+    return hosts
+
+
+def parse_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise CredentialsError(f"--superlink-port {port}: not a TCP port (1-65535)")
+    return port
+
+
 def create_credentials(out: Path, partners: tuple[str, ...], superlink_hosts: tuple[str, ...],
                        superlink_address: str) -> Credentials:
     """Write a CA, the SuperLink's TLS certificate for ``superlink_hosts`` and one SuperNode key pair per partner.
@@ -87,8 +112,23 @@ def create_credentials(out: Path, partners: tuple[str, ...], superlink_hosts: tu
     out = Path(out)
     if (out / "ca" / "ca.key").exists():
         raise CredentialsError(f"{out}: credentials already exist there (ca/ca.key); choose another --out")
-    if not superlink_hosts:
-        raise CredentialsError("--superlink-host: give at least one host name or IP address")
+    parse_hosts(superlink_hosts)
+    if out.exists() and any(out.iterdir()):
+        raise CredentialsError(f"{out}: not empty; choose a new directory for the credentials")
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")  # renamed to ``out`` only once complete
+    try:
+        _create_into(staging, partners, superlink_hosts, superlink_address)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return Credentials(out, partners)
+
+
+def _create_into(out: Path, partners: tuple[str, ...], superlink_hosts: tuple[str, ...],
+                 superlink_address: str) -> Credentials:
     credentials = Credentials(out, partners)
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca_cert = _ca_certificate(ca_key)

@@ -166,6 +166,9 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
         restore_strategy_state(strategy.inner, checkpoint.strategy_state)
         strategy.exhausted_nodes.update(n for n, name in checks.names.items()  # refused before the stop
                                         if recorder.partners[name].status != "active")
+        for name, facts in recorder.left_out().items():  # said again: the resumed run's console shows it too
+            print(f"partner '{name}' was left out in round {facts['round']} before the stop: {facts['reason']}",
+                  flush=True)
         first_round = checkpoint.server_round + 1
     else:
         evaluate_and_report(0, initial)
@@ -268,17 +271,13 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
     """Model, summary, plots and privacy report; returns the run status.
 
     ``failed``: a round had fewer than ``min-partners`` successful partners;
-    ``degraded``: every round had enough, but some partner failed some round;
-    ``succeeded``: no failure.
+    ``degraded``: every round had enough, but some partner failed some round or was left out (a refusal, a
+    failed site check; a resumed run keeps those from before its stop);
+    ``succeeded``: neither.
     """
     k = config.top_k
-    status = "failed" if recorder.failed_rounds else "degraded" if recorder.partner_failures else "succeeded"
-    if recorder.partner_failures:
-        end_reason += "; partner failures: " + "; ".join(
-            f"round {r}: {', '.join(sorted(failures))}" for r, failures in sorted(recorder.partner_failures.items()))
-    if recorder.failed_rounds:
-        end_reason += f"; FAILED rounds {sorted(recorder.failed_rounds)} (fewer than min-partners={config.min_partners} " \
-                      "partners trained)"
+    status, notes = recorder.outcome(config.min_partners)
+    end_reason += notes
     run.save_model(final_arrays.to_torch_state_dict(), spec, config, item_ids)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
     final = evaluated[-1] if evaluated else {"central": None, "federated": None}
@@ -288,6 +287,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
         "end_reason": end_reason,
         "failed_rounds": {str(r): why for r, why in sorted(recorder.failed_rounds.items())},
         "partner_failures": {str(r): failures for r, failures in sorted(recorder.partner_failures.items())},
+        "left_out": recorder.left_out(),
         "metrics": final["central"] or final["federated"] or {},
         "profiles": config.profiles,
         "federated_metrics": final["federated"],

@@ -30,6 +30,7 @@ class PartnerState:
     status: str = "active"  # active | site-check-failed | refused (deployment: a site never says why) | in
     # simulation the kind in the site's own log: budget-exhausted | policy-refused | ledger-integrity |
     # invalid-message | plan-cannot-run | rate-limited | error
+    left_out: dict | None = None  # {"round", "status", "reason"} when the partner sits the rest of the run out
     epsilon: float | None = None
     max_epsilon: float | None = None
     noise_multiplier: float | None = None
@@ -147,6 +148,7 @@ class RoundRecorder:
         for node, reason in sorted(checks.failures.items()):
             state = self._partner(self.name_of_node(node, reason))
             state.node_id, state.status = node, "site-check-failed"
+            state.left_out = {"round": 0, "status": state.status, "reason": reason}
             state.messages.append(f"site check: {reason}")
             print(f"site check failed: {reason}; it sits this run out", flush=True)
 
@@ -154,8 +156,29 @@ class RoundRecorder:
         """A refusal (budget, policy, ledger integrity): the partner takes no further part in the run."""
         state = self._partner(self.name_of_node(node_id, reason))
         state.node_id, state.status = node_id, status
+        state.left_out = {"round": server_round, "status": status, "reason": reason}
         state.messages.append(f"round {server_round}: {reason}")
         print(f"round {server_round}: {reason} It is left out of later rounds.", flush=True)
+
+    def left_out(self) -> dict[str, dict]:
+        """{partner: {"round", "status", "reason"}} of every partner that sits (the rest of) the run out."""
+        return {name: state.left_out for name, state in sorted(self.partners.items()) if state.left_out}
+
+    def outcome(self, min_partners: int) -> tuple[str, str]:
+        """(status, what to add to the end reason): ``failed`` when a round had fewer than ``min_partners``
+        successful partners, ``degraded`` when a partner failed a round or was left out, else ``succeeded``."""
+        notes = []
+        if self.partner_failures:
+            notes.append("partner failures: " + "; ".join(
+                f"round {r}: {', '.join(sorted(failures))}" for r, failures in sorted(self.partner_failures.items())))
+        if self.left_out():
+            notes.append("left out: " + ", ".join(f"{name} ({facts['status']}, round {facts['round']})"
+                                                  for name, facts in self.left_out().items()))
+        if self.failed_rounds:
+            notes.append(f"FAILED rounds {sorted(self.failed_rounds)} (fewer than min-partners={min_partners} "
+                         "partners trained)")
+        status = "failed" if self.failed_rounds else "degraded" if notes else "succeeded"
+        return status, "".join(f"; {note}" for note in notes)
 
     def round_failed(self, server_round: int, reason: str) -> None:
         """Fewer partners than ``min-partners`` trained: the round does not count."""

@@ -62,3 +62,28 @@ def test_bad_partner_lists_are_named(text, problem):
 def test_a_bad_partner_list_on_the_command_line_exits_2_with_one_line(tmp_path, capsys):
     assert main(["deploy", "init", "--partners", "a,a", "--superlink-host", "h", "--out", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err.strip().startswith("fedrec: error: --partners: repeated")
+
+
+@pytest.mark.parametrize("arguments, problem", [
+    (["--superlink-host", ""], "--superlink-host '': not an IP address or a DNS host name"),
+    (["--superlink-host", "bad host!"], "--superlink-host 'bad host!': not an IP address or a DNS host name"),
+    (["--superlink-host", "h", "--superlink-port", "99999"], "--superlink-port 99999: not a TCP port (1-65535)"),
+])
+def test_bad_hosts_and_ports_are_refused_before_anything_is_written_and_a_retry_works(tmp_path, capsys, arguments,
+                                                                                     problem):
+    out = tmp_path / "c"
+    assert main(["deploy", "init", "--partners", "a,b", *arguments, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"fedrec: error: {problem}"
+    assert list(tmp_path.iterdir()) == []  # no half-written ca/ca.key to block the retry
+    assert main(["deploy", "init", "--partners", "a,b", "--superlink-host", "h.example.org", "--out", str(out)]) == 0
+    assert (out / "ca" / "ca.key").is_file() and not list(tmp_path.glob(".c.partial-*"))
+
+
+@pytest.mark.parametrize("arguments, problem", [(["--users", "0"], "--users: expected an integer >= 1, got 0"),
+                                                 (["--max-epsilon", "nan"], "expected a finite epsilon"),
+                                                 (["--partners", "0"], "--partners: expected an integer >= 1")])
+def test_deploy_local_checks_its_arguments_before_starting_anything(tmp_path, capsys, arguments, problem):
+    with pytest.raises(SystemExit) as stop:
+        main(["deploy", "local", *arguments, "--out", str(tmp_path / "demo")])
+    assert stop.value.code == 2 and problem in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()

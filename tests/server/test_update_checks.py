@@ -90,6 +90,7 @@ def test_the_strategy_averages_the_honest_updates_and_names_the_partner_whose_up
                    train_metrics_aggr_fn=recorder.aggregate_train)
     strategy = BudgetAwareStrategy(inner, recorder, tiny_config)
     strategy._global_state = global_state
+    strategy.populations = {node: int(metrics["num-examples"]) for node in (1, 2, 3)}  # declared at the site check
     arrays, _ = strategy.aggregate_train(1, [_reply(1, update, metrics), _reply(2, ArrayRecord(other), metrics),
                                              _reply(3, ArrayRecord(poisoned), metrics)])
     averaged = arrays.to_torch_state_dict()
@@ -110,6 +111,7 @@ def test_fedadam_aggregates_keep_the_global_models_dtypes(trained, tiny_config, 
     inner.current_arrays = {name: tensor.numpy() for name, tensor in global_state.items()}  # configure_train's
     strategy = BudgetAwareStrategy(inner, recorder, tiny_config)
     strategy._global_state = global_state
+    strategy.populations = {node: int(metrics["num-examples"]) for node in (1, 2, 3)}  # declared at the site check
     arrays, _ = strategy.aggregate_train(2, [_reply(1, update, metrics), _reply(2, ArrayRecord(other), metrics)])
     aggregated = arrays.to_torch_state_dict()
     assert {k: v.dtype for k, v in aggregated.items()} == {k: v.dtype for k, v in global_state.items()}
