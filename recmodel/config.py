@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from recmodel.data.negative_sampling import NEGATIVE_SAMPLING
 
-STRATEGIES = ("fedavg", "fedprox", "fedadam")
+STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedmedian", "fedtrimmedavg")  # the last two: robust to a rogue
 PRIVACY_UNITS = ("user", "event")
 ACCOUNTANTS = ("prv", "rdp")
 LOSSES = ("softmax", "bce")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +57,20 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
         raise DataError(f"resume-from: {path} does not exist: that run completed no round (start it again) or "
                         f"'{run_dir}' is not a fedrec run directory")
     try:
-        payload = torch.load(path, weights_only=True)
+        payload = torch.load(path, weights_only=True)  # a crafted pickle is refused here, never run
         extra = json.loads(payload["json"])
-        return Checkpoint(int(payload["server_round"]), payload["arrays"], payload["strategy_state"],
+        arrays = payload["arrays"]
+        if not isinstance(arrays, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                   for k, v in arrays.items()):
+            raise ValueError("its 'arrays' are not named tensors")
+        return Checkpoint(int(payload["server_round"]), arrays, payload["strategy_state"],
                           str(payload["ledger_run_id"]), extra["run_config"], extra["recorder"], extra["baselines"],
                           extra["preflight"])
-    except (KeyError, ValueError, RuntimeError, EOFError) as error:
-        raise DataError(f"resume-from: cannot read the checkpoint {path}: {error}") from error
+    except (pickle.UnpicklingError, KeyError, ValueError, TypeError, AttributeError, RuntimeError, EOFError,
+            OSError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DataError(f"resume-from: cannot read the checkpoint {path} ({type(error).__name__}: {first}); "
+                        "start the run again, or restore the run directory") from None
 
 
 def check_resumable(checkpoint: Checkpoint, config: RunConfig, run_dir: Path) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 
 from flwr.app import ArrayRecord
-from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedProx, Strategy
+from flwr.serverapp.strategy import (DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedMedian, FedProx,
+                                     FedTrimmedAvg, Strategy)
 from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
@@ -30,7 +31,8 @@ from server.recorder import RoundRecorder
 from server.refusals import FAILURE_STATUS, RefusalReasons
 from server.update_checks import reply_problem
 
-STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}
+STRATEGIES = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam, "fedmedian": FedMedian,
+              "fedtrimmedavg": FedTrimmedAvg}  # median / trimmed mean per coordinate: robust to rogue partners
 UNIT_WEIGHT_KEY = "unit-weight"  # every partner sends 1.0: equal weights, as accounted central DP requires
 
 

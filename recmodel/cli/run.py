@@ -53,8 +53,19 @@ def run_flwr(args) -> int:
         command += ["--federation-config", args.federation_config]
     home = flwr_home()
     running_before = local_superlinks(home)
+    started: dict = {}  # {"run_id": ...} once flwr names it
     try:
-        return _run_and_check(flwr, command, target, env)
+        return _run_and_check(flwr, command, target, env, started)
+    except KeyboardInterrupt:  # stop the run itself, not only this command (flwr run --stream leaves it running)
+        if "run_id" in started:
+            subprocess.run([flwr, "stop", str(started["run_id"]), *target[1:]], env=env, capture_output=True,
+                           timeout=60)
+            print(f"fedrec: interrupted; run {started['run_id']} was stopped on the SuperLink. What it finished is in "
+                  "its run directory (checkpoint after every round: continue with --run-config "
+                  "\"resume-from='<run-dir>'\")", file=sys.stderr)
+        else:
+            print("fedrec: interrupted before the run started; nothing was kept", file=sys.stderr)
+        return 130
     finally:
         started = local_superlinks(home) - running_before
         if started and not args.keep_superlink:
@@ -63,8 +74,9 @@ def run_flwr(args) -> int:
                   "--keep-superlink keeps it", file=sys.stderr)
 
 
-def _run_and_check(flwr: str, command: list[str], target: list[str], env: dict) -> int:
-    """Stream ``flwr run``; 0 only when the SuperLink reports the run ``finished:completed``."""
+def _run_and_check(flwr: str, command: list[str], target: list[str], env: dict, started: dict) -> int:
+    """Stream ``flwr run``; 0 only when the SuperLink reports the run ``finished:completed`` (``started`` gets
+    the run id as soon as flwr prints it)."""
     run_id = None
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as process:
@@ -75,7 +87,7 @@ def _run_and_check(flwr: str, command: list[str], target: list[str], env: dict) 
                     '--federation-config "num-supernodes=N" sets it\n')
             sys.stdout.write(line)
             if run_id is None and (match := RUN_ID.search(line)):
-                run_id = int(match.group(1))
+                run_id = started["run_id"] = int(match.group(1))
     if process.returncode != 0:
         print(f"fedrec: error: flwr run exited with status {process.returncode}", file=sys.stderr)
         return process.returncode

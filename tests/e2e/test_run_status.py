@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from recmodel.cli.local_superlink import local_superlinks
 from recmodel.data.synthetic import SyntheticSpec, generate_events
 from simulations.local_superlink import processes_started_with
-from tests.e2e.conftest import fedrec_run
+from tests.e2e.conftest import FEDREC, REPO, fedrec_run
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 
@@ -77,6 +78,28 @@ def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_
         run.kill()
         if not run.stdout.closed:
             run.communicate()
+
+
+def test_ctrl_c_stops_the_run_itself_and_says_what_was_kept(flwr_env, tmp_path):
+    """Ctrl-C (SIGINT to the foreground process group) after round 1: the run stops on the SuperLink too, no
+    later round is written, and the console says where the finished rounds are."""
+    out_dir = tmp_path / "runs"
+    command = [str(FEDREC), "run", str(REPO), "--run-config", f"num-server-rounds=20 {TINY} synthetic-users=400 "
+               f"output-dir='{out_dir}' run-name='stopped'", "--federation-config", "num-supernodes=2"]
+    run = subprocess.Popen(command, env=flwr_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    metrics = out_dir / "stopped" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while _text(metrics).count("\n") < 2:  # round 0 and round 1 written
+        assert run.poll() is None and time.time() < deadline, run.communicate()[1][-3000:]
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err[-3000:]
+    assert "was stopped on the SuperLink" in err and "resume-from" in err
+    rows = _text(metrics).count("\n")
+    time.sleep(15)  # a run still going would write another round in this time (a round takes about 3 s here)
+    assert _text(metrics).count("\n") == rows and not (out_dir / "stopped" / "summary.json").exists()
 
 
 def _text(path: Path) -> str:

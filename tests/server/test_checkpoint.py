@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from flwr.serverapp.strategy import FedAdam, FedAvg
@@ -54,3 +56,31 @@ def test_resume_refuses_a_changed_config_a_finished_run_and_a_missing_checkpoint
     done = Checkpoint(tiny_config.num_server_rounds, {}, {}, "r", tiny_config.to_mapping(), {}, {}, None)
     with pytest.raises(ConfigError, match="already completed all 2 rounds"):
         check_resumable(done, tiny_config, tmp_path)
+
+
+class _RunsCode:
+    """Unpickling this would create a file: a crafted checkpoint must be refused before that."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("payload", ["crafted", "not-a-dict", "garbage", "empty"])
+def test_a_crafted_or_damaged_checkpoint_is_one_named_error_and_runs_nothing(tmp_path, payload):
+    folder = tmp_path / "run" / "checkpoint"
+    folder.mkdir(parents=True)
+    target, marker = folder / "checkpoint.pt", tmp_path / "pwned"
+    if payload == "crafted":
+        torch.save({"arrays": _RunsCode(marker)}, target)
+    elif payload == "not-a-dict":
+        torch.save([1, 2, 3], target)
+    elif payload == "garbage":
+        target.write_bytes(b"\x00 not a checkpoint " * 20)
+    else:
+        target.write_bytes(b"")
+    with pytest.raises(DataError, match="resume-from: cannot read the checkpoint") as caught:
+        load_checkpoint(tmp_path / "run")
+    assert not marker.exists() and "\n" not in str(caught.value)

@@ -12,7 +12,7 @@ from recmodel.model.bundle import Recommender
 from recmodel.training.private_round import run_private_round
 from server.recorder import RoundRecorder
 from server.run_directory import RunDirectory
-from server.strategy import BudgetAwareStrategy
+from server.strategy import BudgetAwareStrategy, build_strategy
 from server.update_checks import update_norm_bound, update_problem
 
 
@@ -131,3 +131,22 @@ def test_a_reply_without_arrays_or_with_unreadable_metrics_is_rejected_not_a_cra
     assert "lacks its arrays" in reply_problem(tiny_config, global_state, {"metrics": MetricRecord(metrics)})
     no_steps = MetricRecord({k: v for k, v in metrics.items() if k != "steps"})
     assert "metrics cannot be read" in reply_problem(tiny_config, global_state, {"arrays": update, "metrics": no_steps})
+
+
+def test_fedmedian_takes_the_coordinate_median_so_one_outlier_within_the_bound_moves_nothing(
+        trained, tiny_config, tmp_path, task_identity):
+    global_state, update, metrics = trained
+    state = update.to_torch_state_dict()
+    nudged = {k: v + 0.001 if v.is_floating_point() else v for k, v in state.items()}
+    outlier = {k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}  # within the bound
+    config = tiny_config.replace(strategy="fedmedian")
+    recorder = RoundRecorder(run=RunDirectory(tmp_path), top_k=10, baseline={})
+    strategy = build_strategy(config, 3, recorder)
+    strategy._global_state = global_state
+    strategy.populations = {node: int(metrics["num-examples"]) for node in (1, 2, 3)}
+    arrays, _ = strategy.aggregate_train(1, [_reply(1, update, metrics), _reply(2, ArrayRecord(nudged), metrics),
+                                             _reply(3, ArrayRecord(outlier), metrics)])
+    assert recorder.partner_failures == {}
+    for name, value in arrays.to_torch_state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, nudged[name], atol=1e-6), name

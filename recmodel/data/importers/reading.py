@@ -101,10 +101,19 @@ def read_delimited(
                         continue
                 report.rows_read += len(raw)
                 counts = field_counts(raw, block, sep, encoding)
+                keep_open = np.ones(len(raw), dtype=bool)
+                if b'"' in block:  # an odd number of quotes: a quoted field runs on into the next line
+                    spans = np.array([line.count(b'"') % 2 == 1 for line in raw])
+                    keep_open = report.reject_lines(
+                        spans, numbers, "quoted field spans lines",
+                        lambda i: f"a quoted field continues past the end of the line (multi-line fields are not "
+                                  f"read; put the value on one line) in {raw[i].decode(encoding).rstrip()[:80]!r}")
+                    counts = np.where(keep_open, counts, len(names))  # named once, as the first problem
                 keep = report.reject_lines(
                     counts != len(names), numbers, "wrong field count",
                     lambda i: f"expected {len(names)} fields, found {counts[i]} in "
                               f"{raw[i].decode(encoding).rstrip()[:80]!r}")
+                keep &= keep_open
                 if not keep.all():
                     block = b"".join(line for line, ok in zip(raw, keep) if ok)
                 if not block:

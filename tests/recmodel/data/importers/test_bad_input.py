@@ -128,3 +128,12 @@ def test_generic_mapping_errors_name_the_columns(tmp_path):
     source.write_text("who,what,when\nu,i,1\n")
     with pytest.raises(DataError, match=r"column\(s\) \['item'\] not found; the file has \['who', 'what', 'when'\]"):
         import_events("csv", source, tmp_path / "e.parquet", ImportOptions(mapping={"user": "who", "item": "item", "timestamp": "when"}))
+
+
+def test_a_quoted_field_spanning_lines_is_named_at_its_first_line(tmp_path):
+    source = tmp_path / "log.csv"
+    source.write_text('who,what,when,note\nu1,a,1700000000,"Hello\nWorld"\nu2,b,1700000100,"fine, quoted"\n')
+    options = ImportOptions(mapping={"user": "who", "item": "what", "timestamp": "when"})
+    with pytest.raises(DataError, match="line 2: quoted field spans lines"):
+        import_events("csv", source, tmp_path / "out.parquet", options)
+    assert not (tmp_path / "out.parquet").exists()
