@@ -39,7 +39,7 @@ def flower_node_identity():
 
 
 
-SLOW_FOLDERS = ("e2e", "deploy")  # real `flwr run`s and loopback deployments: minutes each
+SLOW_FOLDERS = ("e2e", "deploy", "faults")  # real `flwr run`s, loopback deployments, fault injection
 
 
 def pytest_configure(config):

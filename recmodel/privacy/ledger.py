@@ -78,6 +78,11 @@ class LedgerIntegrityError(Exception):
     """The ledger is shorter than, or differs from, the head the site signed last."""
 
 
+class DamagedLedger(LedgerIntegrityError, ValueError):
+    """A ledger line cannot be read (a partial last line after a crash or a full disk, an edit): the site
+    refuses, wherever it reads the ledger, until an operator restores it or acknowledges the loss."""
+
+
 def entry_hash(entry: dict) -> str:
     """SHA-256 of the canonical JSON of ``entry`` without its ``hash`` and ``signature`` keys."""
     body = {k: v for k, v in entry.items() if k not in UNHASHED}
@@ -125,9 +130,9 @@ class PrivacyLedger:
                 entries.append(json.loads(line))
             except json.JSONDecodeError as error:
                 if number == len(lines) and not line.endswith("\n"):  # an append that never finished
-                    raise ValueError(f"{self.path}: line {number}, the last, is incomplete (a crash or a full disk "
+                    raise DamagedLedger(f"{self.path}: line {number}, the last, is incomplete (a crash or a full disk "
                                      "during an append; that release never left the site)") from error
-                raise ValueError(f"{self.path}: line {number}: not valid JSON ({error})") from error
+                raise DamagedLedger(f"{self.path}: line {number}: not valid JSON ({error})") from error
         return entries
 
     def history(self) -> list[tuple[float, float, int]]:

@@ -27,6 +27,7 @@ KINDS = {  # exception class name -> kind written to the log (and, in simulation
     "PolicyRefusal": "policy-refused",
     "BudgetExhausted": "budget-exhausted",
     "LedgerIntegrityError": "ledger-integrity",
+    "DamagedLedger": "ledger-integrity",
     "InvalidMessage": "invalid-message",
     "PlanCannotRun": "plan-cannot-run",
     "RefusalLimitReached": "rate-limited",

@@ -11,6 +11,7 @@ import pytest
 
 from recmodel.cli.local_superlink import local_superlinks
 from recmodel.data.synthetic import SyntheticSpec, generate_events
+from simulations.chaos import ctrl_c_enabled
 from simulations.local_superlink import processes_started_with
 from tests.e2e.conftest import FEDREC, REPO, fedrec_run
 
@@ -87,7 +88,7 @@ def test_ctrl_c_stops_the_run_itself_and_says_what_was_kept(flwr_env, tmp_path):
     command = [str(FEDREC), "run", str(REPO), "--run-config", f"num-server-rounds=20 {TINY} synthetic-users=400 "
                f"output-dir='{out_dir}' run-name='stopped'", "--federation-config", "num-supernodes=2"]
     run = subprocess.Popen(command, env=flwr_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
+                           text=True, start_new_session=True, preexec_fn=ctrl_c_enabled)
     metrics = out_dir / "stopped" / "metrics.jsonl"
     deadline = time.time() + 300
     while _text(metrics).count("\n") < 2:  # round 0 and round 1 written

@@ -1,0 +1,16 @@
+"""Fault injection on real simulated federations (``simulations.chaos``): one case per fault kind.
+
+Each case asserts what the chaos command asserts: the command ends within its deadline after the fault, no
+traceback on its console, no process of the case left running, and ``fedrec audit`` passes or fails only for
+the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random.
+"""
+
+import pytest
+
+from simulations.chaos import FAULTS, run_case
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_fault_is_survived_as_documented(tmp_path, fault):
+    result = run_case(1, fault, after_round=1, work=tmp_path, deadline_s=180)
+    assert result.ok, result.detail
