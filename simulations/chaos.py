@@ -42,8 +42,8 @@ FAULTS = ("kill-superlink", "kill-serverapp", "interrupt", "rogue-partner", "par
 TINY = ("synthetic-users=300 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256 "
         "profiles=false")
 ROUNDS = 4
-LYING_CLIENT = '''
-"""Partner 1 adds 1e3 to every weight of its update and reports 1e12 steps and examples (simulations.chaos)."""
+ROGUE_CLIENT = '''
+"""fedrec's own ClientApp, except that partner 1 poisons every update it sends (simulations.chaos)."""
 from flwr.app import ArrayRecord
 from flwr.clientapp import ClientApp
 
@@ -59,11 +59,19 @@ def train(msg, context):
     reply = honest_train(msg, context)
     if int(context.node_config["partition-id"]) == 1 and not reply.has_error() and "arrays" in reply.content:
         state = reply.content["arrays"].to_torch_state_dict()
-        reply.content["arrays"] = ArrayRecord({k: v + 1e3 if v.is_floating_point() else v for k, v in state.items()})
-        for key in ("steps", "num-examples"):
-            reply.content["metrics"][key] = 1e12
+POISON
     return reply
 '''
+LIE = '''        reply.content["arrays"] = ArrayRecord({k: v + 1e3 if v.is_floating_point() else v for k, v in state.items()})
+        for key in ("steps", "num-examples"):
+            reply.content["metrics"][key] = 1e12'''  # 1e3 on every weight; 1e12 steps and examples reported
+NAN = '''        state["dlrm.over_arch.mlp.0.bias"][0] = float("nan")
+        reply.content["arrays"] = ArrayRecord(state)'''  # NaN in one array of every update
+
+
+def rogue_client(poison: str) -> str:
+    """The text of a ClientApp module whose partner 1 applies ``poison`` (``LIE``, ``NAN``) to its updates."""
+    return ROGUE_CLIENT.replace("POISON", poison)
 
 
 @dataclass
@@ -108,7 +116,7 @@ def _inject(fault: str, after_round: int, folder: Path, env: dict, deadline_s: f
         pyproject = (REPO / "pyproject.toml").read_text()
         (app / "pyproject.toml").write_text(pyproject.replace('clientapp = "client.app:app"',
                                                               'clientapp = "rogue_client:app"'))
-        (app / "rogue_client.py").write_text(LYING_CLIENT)
+        (app / "rogue_client.py").write_text(rogue_client(LIE))
     run_dir = folder / "runs" / "case"
     config = f"num-server-rounds={ROUNDS} {TINY} output-dir='{folder / 'runs'}' run-name='case'"
     process = _start(app, config, folder, env)

@@ -14,39 +14,8 @@ import subprocess
 
 import torch
 
+from simulations.chaos import LIE, NAN, rogue_client
 from tests.e2e.conftest import FEDREC, REPO
-
-ROGUE_CLIENT = '''
-"""Partner 1 sends NaN in one array of every update; everything else is fedrec's own ClientApp."""
-import torch
-from flwr.app import ArrayRecord
-from flwr.clientapp import ClientApp
-
-from client.app import evaluate, query, train as honest_train
-
-app = ClientApp()
-app.evaluate()(evaluate)
-app.query()(query)
-
-
-@app.train()
-def train(msg, context):
-    reply = honest_train(msg, context)
-    if int(context.node_config["partition-id"]) == 1 and not reply.has_error() and "arrays" in reply.content:
-        state = reply.content["arrays"].to_torch_state_dict()
-        state["dlrm.over_arch.mlp.0.bias"][0] = float("nan")
-        reply.content["arrays"] = ArrayRecord(state)
-    return reply
-'''
-
-
-LYING_CLIENT = ROGUE_CLIENT.replace(
-    '        state["dlrm.over_arch.mlp.0.bias"][0] = float("nan")\n        reply.content["arrays"] = ArrayRecord(state)',
-    '        reply.content["arrays"] = ArrayRecord({k: v + 1e3 if v.is_floating_point() else v\n'
-    '                                               for k, v in state.items()})\n'
-    '        for key in ("steps", "num-examples"):\n'
-    '            reply.content["metrics"][key] = 1e12')
-
 
 def _run_with_rogue(flwr_env, tmp_path, client: str):
     """``fedrec run`` of this app with ``client`` as its ClientApp module; (process, console, out dir)."""
@@ -66,8 +35,8 @@ def _run_with_rogue(flwr_env, tmp_path, client: str):
 
 
 def test_a_partner_lying_about_its_counts_cannot_take_the_model(flwr_env, tmp_path):
-    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, LYING_CLIENT)
-    assert LYING_CLIENT != ROGUE_CLIENT and done.returncode == 0, console[-3000:]
+    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, rogue_client(LIE))
+    assert done.returncode == 0, console[-3000:]
     summary = json.loads((out_dir / "rogue" / "summary.json").read_text())
     assert summary["status"] == "degraded"
     for server_round in ("1", "2"):
@@ -80,7 +49,7 @@ def test_a_partner_lying_about_its_counts_cannot_take_the_model(flwr_env, tmp_pa
 
 
 def test_a_partner_sending_nan_is_named_and_left_out_of_every_aggregate(flwr_env, tmp_path):
-    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, ROGUE_CLIENT)
+    done, console, out_dir = _run_with_rogue(flwr_env, tmp_path, rogue_client(NAN))
     assert done.returncode == 0, console[-3000:]  # partner 0 alone meets min-partners=1: a degraded run
     summary = json.loads((out_dir / "rogue" / "summary.json").read_text())
     assert summary["status"] == "degraded"
