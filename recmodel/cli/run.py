@@ -45,6 +45,8 @@ def run_flwr(args) -> int:
         raise DataError("the flwr command is not installed in this environment (pip install -e .)")
     env = dict(os.environ)
     env.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
+    # flwr starts flower-superlink by name: find it beside this Python even when the venv is not activated
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     target = [args.app] + ([args.superlink] if args.superlink else [])
     command = [flwr, "run", *target, "--stream"]
     if args.run_config:
