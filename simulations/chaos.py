@@ -34,6 +34,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from recmodel.cli.arguments import positive_int
 from simulations.local_superlink import private_flower_env, processes_started_with, stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,15 +230,13 @@ def _json(path: Path) -> dict:
 
 def main() -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("--faults", type=int, default=20, help="number of random cases (default 20)")
+    cli.add_argument("--faults", type=positive_int, default=20, help="number of random cases (default 20)")
     cli.add_argument("--seed", type=int, default=0, help="which faults, after which rounds (default 0)")
     cli.add_argument("--only", choices=FAULTS, action="append", help="draw only these faults (repeatable)")
     cli.add_argument("--deadline", type=float, default=120.0,
                      help="seconds a command may run on after its fault before it counts as a hang (default 120)")
     cli.add_argument("--work-dir", type=Path, default=Path("chaos"), help="cases and chaos.jsonl (default ./chaos)")
     args = cli.parse_args()
-    if args.faults < 1:
-        cli.error("--faults: expected an integer >= 1")
     rng = random.Random(args.seed)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     log = args.work_dir / "chaos.jsonl"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from recmodel.cli.arguments import positive_int
 from server.plots import BASELINE_STYLES
 from simulations.sweep import Point, run_sweep
 
@@ -28,17 +29,6 @@ def parser(description: str, *, partners: int = 5) -> argparse.ArgumentParser:
                      help="run directories, logs and results (<work-dir>/results/<experiment>-<tag>.csv/.png) of "
                           "the points (default ./sweeps)")
     return cli
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, else a one-line error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def checked(args) -> argparse.Namespace:
