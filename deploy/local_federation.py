@@ -5,7 +5,7 @@ a SuperLink with TLS and SuperNode authentication; one SuperNode per partner, ea
 file and state directory; the app submitted with ``fedrec run``. The coordinator (SuperLink and the
 ServerApp it starts) gets no partner data path: in this mode it builds the model from the declared schema.
 Every process started runs under this federation's own ``FLWR_HOME`` and is stopped at the end, also on
-failure, Ctrl-C or SIGTERM (``simulations.local_superlink.stop_processes``).
+failure, Ctrl-C or SIGTERM (``recmodel.processes.stop_processes``).
 
 Layout under ``--out``::
 
@@ -38,7 +38,7 @@ from deploy.credentials import Credentials, create_credentials
 from recmodel.data.partition import assign_partners
 from recmodel.data.schema import DataError, load_events, user_attribute_columns
 from recmodel.data.synthetic import SyntheticSpec, generate_events
-from simulations.local_superlink import free_port, processes_started_with, stop_processes
+from recmodel.processes import free_port, processes_started_with, stop_processes
 
 STARTUP_TIMEOUT_S = 90
 RUN_NAME = "run"

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from simulations.local_superlink import processes_started_with
+from recmodel.processes import processes_started_with
 from simulations.sweep import Point, run_sweep
 
 PAGE = 4096

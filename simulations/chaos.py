@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from recmodel.cli.arguments import positive_int
-from simulations.local_superlink import private_flower_env, processes_started_with, stop_processes
+from recmodel.processes import processes_started_with, stop_processes
+from simulations.local_superlink import private_flower_env
 
 REPO = Path(__file__).resolve().parents[1]
 FEDREC = str(Path(sys.executable).parent / "fedrec")

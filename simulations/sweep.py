@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from recmodel.atomic_write import write_atomically
-from simulations.local_superlink import private_flower_env, processes_started_with, stop_processes
+from recmodel.processes import processes_started_with, stop_processes
+from simulations.local_superlink import private_flower_env
 
 REPO = Path(__file__).resolve().parents[1]
 FEDREC = Path(sys.executable).parent / "fedrec"

@@ -10,8 +10,6 @@ was started by it, and is stopped afterwards (SIGTERM, then SIGKILL after ``STOP
 from __future__ import annotations
 
 import os
-import signal
-import time
 from pathlib import Path
 
 STOP_GRACE_SECONDS = 10.0
@@ -39,33 +37,3 @@ def local_superlinks(home: Path) -> set[int]:
         if any(w.endswith("flower-superlink") for w in words) and any(marker in w for w in words):
             found.add(int(entry.name))
     return found
-
-
-def stop(pids: set[int]) -> list[int]:
-    """Stop ``pids`` (SIGTERM, SIGKILL after the grace period); returns those that were running."""
-    stopped = []
-    for pid in sorted(pids):
-        try:
-            os.kill(pid, signal.SIGTERM)
-            stopped.append(pid)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline and any(_alive(pid) for pid in stopped):
-        time.sleep(0.2)
-    for pid in stopped:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    try:  # a zombie has ended; only its parent's wait is missing
-        return "State:\tZ" not in status.read_text()
-    except OSError:
-        return False

@@ -35,9 +35,10 @@ def register(commands) -> None:
 
 
 def run_flwr(args) -> int:
-    from recmodel.cli.local_superlink import flwr_home, local_superlinks, stop
+    from recmodel.cli.local_superlink import STOP_GRACE_SECONDS, flwr_home, local_superlinks
     from recmodel.cli.run_config_keys import check_run_config
     from recmodel.errors import DataError
+    from recmodel.processes import stop_processes
 
     check_run_config(args.run_config, args.app)
     flwr = shutil.which("flwr", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
@@ -71,7 +72,7 @@ def run_flwr(args) -> int:
     finally:
         started = local_superlinks(home) - running_before
         if started and not args.keep_superlink:
-            stopped = stop(started)
+            stopped = stop_processes(started, grace_s=STOP_GRACE_SECONDS)
             print(f"fedrec: stopped the local SuperLink this command started (pid {', '.join(map(str, stopped))}); "
                   "--keep-superlink keeps it", file=sys.stderr)
 

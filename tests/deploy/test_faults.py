@@ -11,7 +11,7 @@ from pathlib import Path
 from deploy.commands import list_supernodes_command, node_config, run_command, supernode_command
 from deploy.credentials import create_credentials
 from deploy.local_federation import deployment_run_config, resolved_command, running_federation
-from simulations.local_superlink import free_port, processes_started_with
+from recmodel.processes import free_port, processes_started_with
 
 REPO = Path(__file__).resolve().parents[2]
 

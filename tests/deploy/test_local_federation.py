@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulations.local_superlink import processes_started_with
+from recmodel.processes import processes_started_with
 
 REPO = Path(__file__).resolve().parents[2]
 FEDREC = Path(sys.executable).parent / "fedrec"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simulations.local_superlink import private_flower_env, processes_started_with, stop_processes
+from recmodel.processes import processes_started_with, stop_processes
+from simulations.local_superlink import private_flower_env
 
 REPO = Path(__file__).resolve().parents[2]
 

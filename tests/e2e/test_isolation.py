@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulations.local_superlink import processes_started_with, stop_processes
+from recmodel.processes import processes_started_with, stop_processes
 from simulations.sweep import Point, run_sweep
 from tests.e2e.conftest import FLWR
 

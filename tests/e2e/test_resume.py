@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simulations.local_superlink import processes_started_with
+from recmodel.processes import processes_started_with
 from tests.e2e.conftest import fedrec_run
 
 SERVERAPP_PROGRAMS = (b"flwr-simulation", b"flwr-serverapp")  # simulation runtime; deployment runtime

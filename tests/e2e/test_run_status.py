@@ -11,8 +11,8 @@ import pytest
 
 from recmodel.cli.local_superlink import local_superlinks
 from recmodel.data.synthetic import SyntheticSpec, generate_events
+from recmodel.processes import processes_started_with
 from simulations.chaos import ctrl_c_enabled
-from simulations.local_superlink import processes_started_with
 from tests.e2e.conftest import FEDREC, REPO, fedrec_run
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"

@@ -5,8 +5,8 @@ import subprocess
 import sys
 import time
 
+from recmodel.processes import is_running
 from server.coordinator_watchdog import descendants, kill_all
-from simulations.local_superlink import is_running
 
 
 def test_descendants_include_grandchildren_and_kill_all_stops_them():

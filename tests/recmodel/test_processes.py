@@ -1,4 +1,4 @@
-"""stop_processes: real child processes, stopped by pid; an exited child that is not yet reaped counts as stopped."""
+"""recmodel.processes.stop_processes: real child processes, stopped by pid; an exited child that is not yet reaped counts as stopped."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from simulations.local_superlink import is_running, stop_processes
+from recmodel.processes import is_running, stop_processes
 
 IGNORES_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); " \
                   "time.sleep(60)"
