@@ -2,8 +2,9 @@
 
     python -m simulations.chaos --faults 20 --seed 0 --work-dir chaos
 
-Each case is a real ``fedrec run`` of this app (a small synthetic federation, 2 partners, its own Flower home
-and ports) into which one fault is injected at a random point after a random round:
+Each case is a real run of this app (a small synthetic federation, 2 partners, its own Flower home and ports):
+a simulation (``fedrec run``), or for ``kill-supernode`` a TLS loopback deployment (``fedrec deploy local``'s
+SuperLink and one SuperNode per partner). One fault is injected at a random point after a random round:
 
 | fault | injected | expected |
 |---|---|---|
@@ -12,6 +13,13 @@ and ports) into which one fault is injected at a random point after a random rou
 | ``interrupt`` | Ctrl-C (SIGINT to the command's process group) | exit 130; the run is stopped on the SuperLink |
 | ``rogue-partner`` | partner 1 adds 1e3 to its update and reports 1e12 steps and examples | exit 0, ``degraded``, model unharmed |
 | ``partial-ledger-line`` | Ctrl-C, then half a ledger line at partner 0 (a full disk), then resume | partner 0 refuses and is left out (``degraded``); the audit names its incomplete line |
+| ``disk-full`` | partner 0's state directory (a tmpfs of its own) is filled to the last byte | partner 0 refuses from then on (``degraded``); not one of its ledger entries is lost |
+| ``kill-supernode`` | SIGKILL to partner 2's SuperNode in a deployment (``min-partners=1``) | exit 0, ``degraded``; the other partner trains every round |
+
+A deployment case takes about 4 times a simulated one, so at most one case in 10 is drawn as one.
+
+``disk-full`` needs the right to mount a tmpfs (root in a container here); where that is refused, the case
+says so and counts as not held.
 
 After every case: the command must have ended within ``--deadline`` seconds of the fault, its console holds no
 Python traceback, every process of the case's Flower home is stopped, and ``fedrec audit`` of the run passes,
@@ -34,13 +42,21 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deploy.commands import run_command
+from deploy.local_federation import deployment_run_config, resolved_command, running_federation
 from recmodel.cli.arguments import positive_int
 from recmodel.processes import processes_started_with, stop_processes
+from simulations.full_disk import fill, tmpfs
 from simulations.local_superlink import private_flower_env
 
 REPO = Path(__file__).resolve().parents[1]
 FEDREC = str(Path(sys.executable).parent / "fedrec")
-FAULTS = ("kill-superlink", "kill-serverapp", "interrupt", "rogue-partner", "partial-ledger-line")
+FAULTS = ("kill-superlink", "kill-serverapp", "interrupt", "rogue-partner", "partial-ledger-line", "disk-full",
+          "kill-supernode")
+EXIT_STATUS = {"kill-superlink": "non-zero", "kill-serverapp": "non-zero", "interrupt": 130, "rogue-partner": 0,
+               "partial-ledger-line": 0, "disk-full": 0, "kill-supernode": 0}
+DEGRADED = {"rogue-partner": None, "partial-ledger-line": "partner-0", "disk-full": "partner-0",
+            "kill-supernode": "site-2"}  # fault -> the partner it must leave out (None: its update is rejected)
 TINY = ("synthetic-users=300 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256 "
         "profiles=false")
 ROUNDS = 4
@@ -93,14 +109,20 @@ def run_case(number: int, fault: str, after_round: int, work: Path, deadline_s: 
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    home = folder / "flwr-home"
+    home = folder / "federation" / "flwr-home" if fault == "kill-supernode" else folder / "flwr-home"
     env = private_flower_env(home)
     started = time.monotonic()
     problems: list[str] = []
     status = None
     try:
-        status, console = _inject(fault, after_round, folder, env, deadline_s, problems)
-        _check(fault, folder / "runs" / "case", status, console, problems)
+        if fault == "kill-supernode":
+            status, console = _deployment_case(after_round, folder, deadline_s, problems)
+        elif fault == "disk-full":
+            status, console = _disk_full_case(after_round, folder, env, deadline_s, problems)
+        else:
+            status, console = _inject(fault, after_round, folder, env, deadline_s, problems)
+            _check(fault, folder / "runs" / "case", status, console, problems)
+        (folder / "console.log").write_text(console)
     finally:
         stop_processes(processes_started_with(home))
     if processes_started_with(home):
@@ -144,6 +166,70 @@ def _inject(fault: str, after_round: int, folder: Path, env: dict, deadline_s: f
     return status, console + more
 
 
+def _disk_full_case(after_round: int, folder: Path, env: dict, deadline_s: float,
+                    problems: list[str]) -> tuple[int | None, str]:
+    """Partner 0's state directory on a 16 MiB tmpfs, mounted before the site's first write, filled after
+    ``after_round``; its ledger must keep every entry it held at the fault."""
+    run_dir = folder / "runs" / "case"
+    state = run_dir / "partners" / "partner-0"
+    process = _start(REPO, f"num-server-rounds={ROUNDS} {TINY} output-dir='{folder / 'runs'}' run-name='case'",
+                     folder, env)
+    if not _wait_for(lambda: run_dir.is_dir(), process, deadline_s):
+        problems.append("the run directory was never created")
+        return _finish(process, deadline_s, problems)
+    try:
+        state.mkdir(parents=True)  # before the site's pre-flight, which creates it otherwise
+    except FileExistsError:
+        problems.append("setup: the site created its state directory before the tmpfs could be mounted")
+        return _finish(process, deadline_s, problems)
+    with tmpfs(state, "16m") as mounted:
+        if not mounted:
+            problems.append("setup: could not mount a tmpfs (needs CAP_SYS_ADMIN)")
+            return _finish(process, deadline_s, problems)
+        if not _wait_for_rounds(run_dir, after_round + 1, process, deadline_s * 3):
+            problems.append(f"round {after_round} was never written")
+            return _finish(process, deadline_s, problems)
+        entries_before = _lines(state / "ledger.jsonl")
+        fill(state)
+        status, console = _finish(process, deadline_s * 3, problems)
+        if _lines(state / "ledger.jsonl") < entries_before:
+            problems.append(f"partner-0's ledger lost entries: {entries_before} before the disk filled, "
+                            f"{_lines(state / 'ledger.jsonl')} after")
+        (state / "filler").unlink()
+        _check("disk-full", run_dir, status, console, problems)
+        shutil.copytree(state, folder / "partner-0-state")  # the tmpfs goes with the case; its files stay
+    shutil.copytree(folder / "partner-0-state", state, dirs_exist_ok=True)
+    shutil.rmtree(folder / "partner-0-state")
+    return status, console
+
+
+def _lines(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text().splitlines() if line.strip())
+    except OSError:
+        return 0
+
+
+def _deployment_case(after_round: int, folder: Path, deadline_s: float,
+                     problems: list[str]) -> tuple[int | None, str]:
+    """A 2-partner TLS deployment on loopback (its own Flower home, folder/federation/flwr-home); partner
+    site-2's SuperNode is killed after ``after_round``."""
+    with running_federation(folder / "federation", 2, users=300, max_epsilon=10.0) as (federation, attributes):
+        config = deployment_run_config(federation, attributes, rounds=ROUNDS, item_buckets=256, max_epsilon=10.0,
+                                       min_partners=1, extra="local-epochs=1 profiles=false popularity-prior=false")
+        process = subprocess.Popen(resolved_command(run_command(str(REPO), config)), env=federation.env(),
+                                   cwd=federation.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True, preexec_fn=ctrl_c_enabled)
+        if _wait_for_rounds(federation.run_dir, after_round + 1, process, deadline_s * 3):
+            federation.processes["site-2"].kill()
+        else:
+            problems.append(f"round {after_round} was never written")
+        status, console = _finish(process, deadline_s * 3, problems)
+    sites = [arg for partner in federation.partners for arg in ("--site", str(federation.state_dir(partner)))]
+    _check("kill-supernode", federation.run_dir, status, console, problems, audit_args=sites)
+    return status, console
+
+
 def _start(app: Path, config: str, folder: Path, env: dict) -> subprocess.Popen:
     return subprocess.Popen([FEDREC, "run", str(app), "--run-config", config, "--federation-config",
                              "num-supernodes=2"], cwd=folder, env=env, stdout=subprocess.PIPE,
@@ -158,12 +244,17 @@ def ctrl_c_enabled() -> None:
 
 def _wait_for_rounds(run_dir: Path, rows: int, process: subprocess.Popen, deadline_s: float) -> bool:
     """True once metrics.jsonl holds ``rows`` rows (round 0 included) while the command still runs."""
-    deadline = time.monotonic() + deadline_s
     metrics = run_dir / "metrics.jsonl"
+    return _wait_for(lambda: metrics.is_file() and metrics.read_text().count("\n") >= rows, process, deadline_s)
+
+
+def _wait_for(condition, process: subprocess.Popen, deadline_s: float) -> bool:
+    """True once ``condition()`` holds while the command still runs (polled every 20 ms)."""
+    deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline and process.poll() is None:
-        if metrics.is_file() and metrics.read_text().count("\n") >= rows:
+        if condition():
             return True
-        time.sleep(0.1)
+        time.sleep(0.02)
     return False
 
 
@@ -188,21 +279,24 @@ def _kill_matching(flwr_home: str, name: bytes) -> None:
             continue
 
 
-def _check(fault: str, run_dir: Path, status: int | None, console: str, problems: list[str]) -> None:
+def _check(fault: str, run_dir: Path, status: int | None, console: str, problems: list[str],
+           audit_args: tuple[str, ...] | list[str] = ()) -> None:
     if re.search(r"^Traceback \(most recent call last\)", console, re.M):
         problems.append("a Python traceback on the console")
-    expected = {"kill-superlink": "non-zero", "kill-serverapp": "non-zero", "interrupt": 130, "rogue-partner": 0,
-                "partial-ledger-line": 0}[fault]
+    expected = EXIT_STATUS[fault]
     if status is not None and (status == 0 if expected == "non-zero" else status != expected):
         problems.append(f"exit status {status}, expected {expected}")
     summary = _json(run_dir / "summary.json")
-    if fault == "rogue-partner" and summary.get("status") != "degraded":
+    if fault in DEGRADED and summary.get("status") != "degraded":
         problems.append(f"summary status {summary.get('status')!r}, expected 'degraded'")
-    if fault == "partial-ledger-line" and "partner-0" not in (summary.get("left_out") or {}):
-        problems.append("partner-0 (its ledger ends in half a line) was not left out of the resumed run")
-    if not (run_dir / "partners").is_dir():
+    missing = DEGRADED.get(fault)
+    if missing and not any(missing in names for names in (summary.get("partner_failures") or {}).values()) \
+            and missing not in (summary.get("left_out") or {}):
+        problems.append(f"{missing} was neither a failure of a round nor left out in summary.json")
+    if not (run_dir / "partners").is_dir() and not audit_args:
         return  # killed before any release: nothing to audit
-    audit = subprocess.run([FEDREC, "audit", str(run_dir), "--json"], capture_output=True, text=True, timeout=600)
+    audit = subprocess.run([FEDREC, "audit", str(run_dir), "--json", *audit_args], capture_output=True, text=True,
+                           timeout=600)
     failing = {}  # partner -> its problems, for every ledger that fails
     for ledger in _json_text(audit.stdout).get("ledgers", []):
         if not ledger.get("ok", False):
@@ -229,6 +323,25 @@ def _json(path: Path) -> dict:
         return {}
 
 
+def draw_cases(count: int, seed: int, faults=FAULTS) -> list[tuple[str, int]]:
+    """``count`` (fault, after round) pairs in random order: every fault once when ``count`` allows, the rest
+    uniform over ``faults``, except that a deployment case (about 4x a simulated one) is drawn at most once in
+    every 10 cases unless it is the only fault asked for."""
+    rng = random.Random(seed)
+    deployments_left = count if set(faults) == {"kill-supernode"} else max(1, count // 10)
+    drawn = list(faults) if count >= len(faults) else []
+    cases = []
+    while len(cases) < count:
+        fault = drawn.pop() if drawn else rng.choice(faults)
+        if fault == "kill-supernode":
+            if not deployments_left:
+                continue
+            deployments_left -= 1
+        cases.append((fault, rng.randint(1, ROUNDS - 2)))
+    rng.shuffle(cases)
+    return cases
+
+
 def main() -> int:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_argument("--faults", type=positive_int, default=20, help="number of random cases (default 20)")
@@ -238,13 +351,11 @@ def main() -> int:
                      help="seconds a command may run on after its fault before it counts as a hang (default 120)")
     cli.add_argument("--work-dir", type=Path, default=Path("chaos"), help="cases and chaos.jsonl (default ./chaos)")
     args = cli.parse_args()
-    rng = random.Random(args.seed)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     log = args.work_dir / "chaos.jsonl"
     held, started = 0, time.monotonic()
-    for number in range(1, args.faults + 1):
-        fault = rng.choice(args.only or FAULTS)
-        result = run_case(number, fault, rng.randint(1, ROUNDS - 2), args.work_dir, args.deadline)
+    for number, (fault, after_round) in enumerate(draw_cases(args.faults, args.seed, args.only or FAULTS), 1):
+        result = run_case(number, fault, after_round, args.work_dir, args.deadline)
         held += result.ok
         with log.open("a") as handle:
             handle.write(json.dumps(asdict(result)) + "\n")

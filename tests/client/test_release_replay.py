@@ -50,6 +50,10 @@ def test_a_kept_reply_edited_on_disk_is_refused_not_sent(tmp_path):
     kept.write_bytes(recorddict_to_proto(doctored).SerializeToString())
     with pytest.raises(LedgerIntegrityError, match="does not match its MAC"):
         ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate")
+    kept.write_bytes(recorddict_to_proto(RecordDict({"metrics": MetricRecord({"ndcg-sum": 3.0})}))
+                     .SerializeToString()[:-3])  # truncated, as by a crash or a full disk while it was written
+    with pytest.raises(LedgerIntegrityError, match="does not match its MAC"):
+        ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate")
     kept.with_suffix(".mac").unlink()
     with pytest.raises(LedgerIntegrityError, match="has no readable MAC"):
         ReleaseReplay(tmp_path, "run#1").recall(2, "evaluate")

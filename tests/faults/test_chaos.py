@@ -1,8 +1,9 @@
-"""Fault injection on real simulated federations (``simulations.chaos``): one case per fault kind.
+"""Fault injection on real federations (``simulations.chaos``): one case per fault kind.
 
 Each case asserts what the chaos command asserts: the command ends within its deadline after the fault, no
 traceback on its console, no process of the case left running, and ``fedrec audit`` passes or fails only for
-the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random.
+the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random. The deployment
+case (a SuperNode killed mid-run) is ``tests/deploy/test_faults.py``, which checks more of it.
 """
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from simulations.chaos import FAULTS, run_case
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", [fault for fault in FAULTS if fault != "kill-supernode"])
 def test_a_fault_is_survived_as_documented(tmp_path, fault):
     result = run_case(1, fault, after_round=1, work=tmp_path, deadline_s=180)
+    if "could not mount a tmpfs" in result.detail:
+        pytest.skip("disk-full needs to mount a tmpfs (CAP_SYS_ADMIN), which this machine refuses")
     assert result.ok, result.detail
