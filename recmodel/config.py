@@ -96,6 +96,7 @@ class RunConfig:
     proximal_mu: float
     server_learning_rate: float
     dataset: str
+    catalogue: str
     synthetic_users: int
     synthetic_items: int
     synthetic_categories: int
@@ -107,6 +108,7 @@ class RunConfig:
     resume_from: str
     central_evaluation: bool
     reference_baselines: bool
+    keep_site_updates: bool
     top_k: int
     verbose: bool
     output_dir: str
@@ -249,6 +251,10 @@ class RunConfig:
             raise ConfigError(
                 f"dataset: '{self.dataset}' is neither 'synthetic' nor a .parquet/.csv file"
             )
+        if self.catalogue and not (Path(self.catalogue).expanduser().is_file()
+                                   and self.catalogue.endswith((".parquet", ".csv"))):
+            raise ConfigError(f"catalogue: '{self.catalogue}' is not an existing .parquet/.csv file (item_id, optional "
+                              "category and price); \"\" = the items of the events")
 
 
 def _key(name: str) -> str:

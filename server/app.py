@@ -70,7 +70,7 @@ def main(grid: Grid, context: Context) -> None:
             spec = model_spec_for(config, data)
         else:  # deployment: no partner data here; the model comes from the declared schema
             data, spec = None, declared_model_spec(config)
-            config = config.replace(central_evaluation=False, reference_baselines=False)
+            config = config.replace(central_evaluation=False, reference_baselines=False, keep_site_updates=False)
         checkpoint = None
         if config.resume_from:
             checkpoint = load_checkpoint(Path(config.resume_from))

@@ -50,15 +50,21 @@ def write_html_report(run_path: Path, summary: dict, privacy: dict | None) -> Pa
     config = json.loads((run_path / "config.json").read_text()) if (run_path / "config.json").is_file() else {}
     rows = ([json.loads(line) for line in (run_path / "metrics.jsonl").read_text().splitlines() if line.strip()]
             if (run_path / "metrics.jsonl").is_file() else [])
+    empirical_file = run_path / "privacy" / "empirical-audit.json"
+    empirical = json.loads(empirical_file.read_text()) if empirical_file.is_file() else None
     page = render(summary, privacy, figures={
         "NDCG@10 and epsilon over rounds": run_path / "ndcg_epsilon.png",
-        "epsilon spent per partner over rounds": run_path / "privacy" / "epsilon.png"}, config=config, rows=rows)
+        "epsilon spent per partner over rounds": run_path / "privacy" / "epsilon.png"}, config=config, rows=rows,
+        empirical=empirical, empirical_figures={
+            "canary membership test: ROC curve per view": run_path / "privacy" / "canary-roc.png",
+            "canary scores, included against excluded": run_path / "privacy" / "canary-scores.png"})
     write_atomically(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return target
 
 
 def render(summary: dict, privacy: dict | None, figures: dict[str, Path], *, config: dict | None = None,
-           rows: list[dict] | None = None) -> str:
+           rows: list[dict] | None = None, empirical: dict | None = None,
+           empirical_figures: dict[str, Path] | None = None) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>fedrec run {e(summary['run_name'])}</title>"
              f"<style>{STYLE}</style></head><body>",
@@ -71,15 +77,46 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path], *, con
              *_profile_model(summary),
              *_missed_rounds(summary),
              "<h2>Privacy spent per partner</h2>", _privacy_tables(summary, privacy)]
+    parts += _figures(figures)
+    if empirical is not None:
+        parts += ["<h2>Empirical privacy audit (canaries)</h2>", _empirical_table(empirical),
+                  *_figures(empirical_figures or {})]
+    parts.append("<h2>Glossary</h2><dl>" + "".join(f"<dt><b>{e(t)}</b></dt><dd>{e(d)}</dd>" for t, d in GLOSSARY)
+                 + "</dl>")
+    parts += [MARK_RENDERED, "</body></html>"]
+    return "\n".join(parts)
+
+
+def _figures(figures: dict[str, Path]) -> list[str]:
+    """Each PNG that exists, embedded as base64 with its caption."""
+    e, parts = html.escape, []
     for caption, path in figures.items():
         if path.is_file():
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             parts.append(f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
                          f"<figcaption>{e(caption)}</figcaption></figure>")
-    parts.append("<h2>Glossary</h2><dl>" + "".join(f"<dt><b>{e(t)}</b></dt><dd>{e(d)}</dd>" for t, d in GLOSSARY)
-                 + "</dl>")
-    parts += [MARK_RENDERED, "</body></html>"]
-    return "\n".join(parts)
+    return parts
+
+
+def _empirical_table(report: dict) -> str:
+    """The canary audit's lower bounds beside the ledgers' epsilon (privacy/empirical-audit.json)."""
+    e = html.escape
+    body = ""
+    for view, rows in report.get("views", {}).items():
+        for group, row in rows.items():
+            ledger = "none (DP off)" if row.get("ledger_epsilon") is None else _number(row["ledger_epsilon"], 3)
+            verdict = "LEAK" if row.get("exceeds_ledger") else ("ok" if row.get("ledger_epsilon") is not None else "-")
+            body += (f"<tr><td>{e(view)}</td><td>{e(group)}</td><td>{row.get('canaries')}</td>"
+                     f"<td>{_number(row.get('auc'), 3)}</td><td>{_number(row.get('one_run_epsilon'), 3)}</td>"
+                     f"<td>{ledger}</td><td>{verdict}</td></tr>")
+    return (f"<p>{report.get('canaries')} canary users, {report.get('included')} included by a secret coin; each "
+            f"lower bound holds at {report.get('confidence', 0.95):.0%} confidence ({e(str(report.get('method')))}). "
+            f"Verdict: <b>{'PASS' if report.get('passed') else 'FAIL'}</b>.</p>"
+            "<table id='empirical'><tr><th>view</th><th>canaries of</th><th>canaries</th><th>AUC</th>"
+            "<th>epsilon lower bound</th><th>ledger epsilon</th><th>verdict</th></tr>" + body + "</table>"
+            "<p class='note'>A lower bound far below the ledger's epsilon is expected: the ledger's figure is a "
+            "worst case over all users, the bound what this attack could show. A bound above it means the code "
+            "releases more than the ledger records.</p>")
 
 
 def _settings_table(config: dict, summary: dict) -> str:

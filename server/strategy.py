@@ -17,12 +17,20 @@ from __future__ import annotations
 import time
 
 from flwr.app import ArrayRecord
-from flwr.serverapp.strategy import (DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedMedian, FedProx,
-                                     FedTrimmedAvg, Strategy)
+from flwr.serverapp.strategy import (
+    DifferentialPrivacyServerSideFixedClipping,
+    FedAdam,
+    FedAvg,
+    FedMedian,
+    FedProx,
+    FedTrimmedAvg,
+    Strategy,
+)
 from flwr.supercore.privacy_accounting import NeighboringRelation, PrivacyConfig, SamplingMethod
 from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 
 from recmodel.config import RunConfig
+from recmodel.empirical_audit.site_updates import SiteUpdateArchive
 from recmodel.privacy.site_log import REFUSED_CODE
 from server.console import progress
 from server.node_sampling import FrozenGrid, TooFewNodes, round_nodes
@@ -42,8 +50,10 @@ class NoPartnerCanTrain(Exception):
 
 class BudgetAwareStrategy(Strategy):
     def __init__(self, inner: Strategy, recorder: RoundRecorder, config: RunConfig, *,
-                 needs_every_partner: bool = False, refusals: RefusalReasons | None = None) -> None:
+                 needs_every_partner: bool = False, refusals: RefusalReasons | None = None,
+                 archive: SiteUpdateArchive | None = None) -> None:
         self.inner = inner
+        self.archive = archive  # keep-site-updates: what the coordinator saw, for the empirical audit
         self.refusals = refusals if refusals is not None else RefusalReasons(None, "")
         self.config = config
         self.recorder = recorder
@@ -146,7 +156,18 @@ class BudgetAwareStrategy(Strategy):
         if arrays is not None:
             arrays = with_dtypes_of(arrays, self._global_state)
             self.latest_arrays = arrays
+            self._archive(server_round, replies, arrays)
         return arrays, metrics
+
+    def _archive(self, server_round: int, replies: list, aggregate: ArrayRecord) -> None:
+        if self.archive is None:
+            return
+        self.archive.keep(server_round, "global", self._global_state)
+        for reply in replies:
+            if not reply.has_error():
+                self.archive.keep(server_round, self.recorder.name_of_node(self._node_of(reply)),
+                                  reply.content["arrays"].to_torch_state_dict())
+        self.archive.keep(server_round, "aggregate", aggregate.to_torch_state_dict())
 
     def configure_evaluate(self, server_round, arrays, config, grid):
         messages = self._addressed([m for m in self.inner.configure_evaluate(server_round, arrays, config,
@@ -207,4 +228,6 @@ def build_strategy(config: RunConfig, num_nodes: int, recorder: RoundRecorder,
         ))
         inner = DifferentialPrivacyServerSideFixedClipping(
             inner, config.central_noise_multiplier, config.central_clipping_norm, num_nodes, accountant=accountant)
-    return BudgetAwareStrategy(inner, recorder, config, needs_every_partner=config.central_dp, refusals=refusals)
+    archive = SiteUpdateArchive(recorder.run.path) if config.keep_site_updates else None
+    return BudgetAwareStrategy(inner, recorder, config, needs_every_partner=config.central_dp, refusals=refusals,
+                               archive=archive)

@@ -2,7 +2,9 @@
 
 PATH is a run directory (simulation: its partners' ledgers; deployment: give
 each site's state directory with --site), a site's state directory, or one
-ledger.jsonl. Exit 0 only when every check holds, 1 otherwise.
+ledger.jsonl. A run directory with a canary audit (privacy/empirical-audit.json,
+from python -m simulations.canary_audit) also gets its lower bounds checked against
+the ledgers' epsilon. Exit 0 only when every check holds, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-
 
 
 def register(commands) -> None:
@@ -31,6 +32,7 @@ def _fmt(value) -> str:
 
 
 def run(args) -> int:
+    from recmodel.empirical_audit.verdict import audit_problems
     from recmodel.privacy.audit import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, audit_path
 
     from recmodel.errors import DataError
@@ -42,10 +44,12 @@ def run(args) -> int:
     if args.public_key:
         public_key = Path(args.public_key).read_text(encoding="ascii")
     audits = audit_path(args.path, sites=args.site, public_key=public_key)
-    ok = all(a.ok for a in audits)
+    empirical = _empirical_audit(Path(args.path))
+    leaks = [] if empirical is None else audit_problems(empirical)
+    ok = all(a.ok for a in audits) and not leaks
     if args.json:
         print(json.dumps({"ok": ok, "tolerance": {"absolute": ABSOLUTE_TOLERANCE, "relative": RELATIVE_TOLERANCE},
-                          "ledgers": [dict(asdict(a), ok=a.ok) for a in audits]}, indent=2))
+                          "ledgers": [dict(asdict(a), ok=a.ok) for a in audits], "empirical": empirical}, indent=2))
         return 0 if ok else 1
     print("signatures: Ed25519, each entry and each signed head, with the site's public key; chain: SHA-256")
     print(f"tolerance: |recorded - recomputed| <= max({ABSOLUTE_TOLERANCE}, {RELATIVE_TOLERANCE:.1%} of recomputed); "
@@ -70,5 +74,28 @@ def run(args) -> int:
         for problem in audit.all_problems():
             print(f"  FAIL: {problem}")
         print(f"  verdict: {'PASS' if audit.ok else 'FAIL'}")
-    print(f"\noverall: {'PASS' if ok else 'FAIL'} ({sum(a.ok for a in audits)}/{len(audits)} ledgers pass)")
+    if empirical is not None:
+        _print_empirical(empirical, leaks)
+    print(f"\noverall: {'PASS' if ok else 'FAIL'} ({sum(a.ok for a in audits)}/{len(audits)} ledgers pass"
+          + ("" if empirical is None else f"; canary audit {'FAIL' if leaks else 'PASS'}") + ")")
     return 0 if ok else 1
+
+
+def _empirical_audit(path: Path) -> dict | None:
+    """The run's canary audit report, if it has one."""
+    from recmodel.empirical_audit.verdict import AUDIT_FILE
+
+    report = path / "privacy" / AUDIT_FILE if path.is_dir() else None
+    return json.loads(report.read_text()) if report is not None and report.is_file() else None
+
+
+def _print_empirical(report: dict, leaks: list[str]) -> None:
+    print(f"\ncanary audit: {report['canaries']} canaries ({report['included']} included); one-run lower bounds at "
+          f"{report['confidence']:.0%} confidence beside the ledgers' epsilon")
+    for view, rows in report["views"].items():
+        for group, row in rows.items():
+            ledger = "DP off" if row["ledger_epsilon"] is None else f"{row['ledger_epsilon']:.4f}"
+            print(f"  {view:<13} {group:<14} lower bound {row['one_run_epsilon']:.4f}  ledger {ledger}  "
+                  f"AUC {row['auc']:.3f}")
+    for problem in leaks:
+        print(f"  FAIL: {problem}")

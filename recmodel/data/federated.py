@@ -51,9 +51,12 @@ class FederatedData:
 def load_federated_data(config: RunConfig, num_partitions: int, *, catalogue_path: str = "") -> FederatedData:
     """Load (or generate), split and partition the configured data set.
 
-    ``catalogue_path`` (a deployed site's declared catalogue): the item space is that file's items, not the
-    items of the events (``recmodel.data.declared_catalogue``).
+    ``catalogue_path`` (a deployed site's declared catalogue; default: the run config's ``catalogue``, which
+    declares one in simulation): the item space is that file's items, not the items of the events
+    (``recmodel.data.declared_catalogue``).
     """
+    catalogue_path = str(Path(catalogue_path or config.catalogue).expanduser().resolve()) \
+        if (catalogue_path or config.catalogue) else ""
     source = config.dataset
     stamp = 0.0
     if source != "synthetic":

@@ -6,8 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from recmodel.empirical_audit.plots import plot_roc
 from server.html_report import write_html_report
 from server.plots import plot_epsilon_by_partner, plot_ndcg_and_epsilon
 
@@ -53,6 +55,18 @@ def test_the_report_holds_the_runs_numbers_and_embeds_its_plots(run_dir):
     assert "DLRM update" in page and "item counts (popularity prior)" in page  # release kinds
     assert page.count("data:image/png;base64,") == 2 and "src='http" not in page  # self-contained
     assert "Glossary" in page and "NDCG@10" in page
+
+
+def test_a_canary_audit_shows_its_bounds_beside_the_ledgers_and_its_figures(run_dir):
+    coins = np.arange(100) % 2 == 0
+    plot_roc({"site updates": coins + np.linspace(0, 0.5, 100)}, coins, run_dir / "privacy" / "canary-roc.png")
+    row = {"canaries": 100, "auc": 0.97, "one_run_epsilon": 9.1, "ledger_epsilon": 7.9952, "exceeds_ledger": True}
+    (run_dir / "privacy" / "empirical-audit.json").write_text(json.dumps({
+        "canaries": 100, "included": 50, "confidence": 0.95, "method": "one-run", "passed": False,
+        "views": {"site updates": {"partner-0": row}}}))
+    page = write_html_report(run_dir, SUMMARY, PRIVACY).read_text()
+    assert "Empirical privacy audit" in page and "9.100" in page and "LEAK" in page and "FAIL" in page
+    assert page.count("data:image/png;base64,") == 3  # the ROC curve beside the run's two plots
 
 
 def test_without_dp_the_report_says_there_is_no_guarantee(run_dir):
