@@ -1,13 +1,13 @@
 """Canary users for the empirical privacy audit: each one's own fresh item, included at its partner by a coin.
 
-A canary is a user with ``history`` purchases of real items (drawn by popularity) and, as its last training
-event, one purchase of an item nobody else has (its *fresh item*)::
+A canary is a user whose first event is a purchase of an item nobody else has (its *fresh item*), followed by
+purchases of real items (drawn by popularity)::
 
-    real_1 ... real_{history-2}, fresh, real_{history-1}, real_history
-    \\___________ train ___________/  validation    test       (leave-last-out)
+    fresh, real_1 ... real_{history-3}, real_{history-2}, real_{history-1}
+    \\______________ train ____________/  validation        test      (leave-last-out)
 
-so the fresh item is a training positive of the canary alone. Each canary is included in the run's data with
-probability 1/2 by a secret coin (``numpy``'s PCG64 from the auditor's seed). Every canary's fresh item is in
+so the fresh item is in the history of every training example the canary gives, and in no one else's. Each
+canary is included in the run's data with probability 1/2 by a secret coin (``numpy``'s PCG64 from the auditor's seed). Every canary's fresh item is in
 the run's declared catalogue whether the canary is included or not: a catalogue built from the events would
 itself reveal which canaries are in (their items would exist), and a deployed site's item space is declared
 for the same reason (``recmodel.data.declared_catalogue``).
@@ -71,7 +71,7 @@ def make_canaries(base: pd.DataFrame, count: int, *, seed: int, history: int = 6
     for c in range(count):
         real = rng.choice(popular, size=history - 1, replace=False, p=weights) if len(popular) >= history - 1 \
             else rng.choice(popular, size=history - 1, p=weights)
-        sequence = list(real[: history - 3]) + [fresh[c]] + list(real[history - 3:])
+        sequence = [fresh[c], *real]
         donor = donors.iloc[int(rng.integers(len(donors)))]
         start = float(rng.choice(starts))
         template = items.iloc[int(rng.integers(len(items)))]  # the fresh item's category and price

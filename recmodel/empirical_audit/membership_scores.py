@@ -1,18 +1,19 @@
-"""Membership scores: how much a released model favours each canary's fresh item for that canary.
+"""Membership scores: how far a release moved the history-table row of each canary's fresh item.
 
-``fresh_item_logits(model, ...)`` is the DLRM's logit [m] of each canary's fresh item given the canary's own
-training history, attributes and profile. A model trained on a canary raises that logit (the fresh item is a
-positive of that canary alone); a model that never saw the canary has no reason to.
+A canary's fresh item is the first event of its sequence, so it sits in the history of every training example
+the canary gives, and in no one else's: only that canary's gradient reaches the fresh item's row of the DLRM's
+history item table (``CANARY_TABLES``). Its candidate-table row is no such witness: every user's negative
+sampling updates it, member or not. A white-box auditor reads the history row in the weights it was given.
 
-Views (each a score per canary, higher: more likely included):
+``row_change_scores(before, after, rows, controls)`` [m]: the L2 norm of the change, between two state dicts,
+of the fresh item's row of each table in ``CANARY_TABLES``, minus the mean of the same for ``controls`` other
+canaries' fresh items (chosen at random once, without looking at the coins): noise added to every row moves the
+controls alike and cancels on average.
 
-- ``site updates`` (white-box, the strongest view a curious coordinator has): the sum over rounds of
-  logit(partner's released model of round r) - logit(global model round r started from), for the partner that
-  holds the canary, over the rounds that partner's update was kept;
-- ``final model`` (what the public sees): logit(last aggregate) - logit(global model of round 1).
-
-Both differences cancel the popularity prior (set before round 1); ``recmodel.empirical_audit.run_audit`` scores
-that release apart, as the ``item counts`` view.
+Views (``recmodel.empirical_audit.run_audit``): ``site updates`` sums the score over rounds, between each
+partner's released model and the global model of that round, for the canaries at that partner (the strongest
+view a curious coordinator has); ``final model`` scores the last aggregate against the first round's global
+model (both public).
 """
 
 from __future__ import annotations
@@ -20,29 +21,34 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recmodel.config import RunConfig
-from recmodel.data.examples import candidates_batch
-from recmodel.data.interactions import Catalogue, Users
-from recmodel.model.bundle import BundleSpec, Recommender, site_profiles
+CONTROLS = 32  # other canaries' fresh items compared with each canary's own
+CANARY_TABLES = ("dlrm.sparse_arch.history_item.weight",)  # [item rows, D]: reached by the history's owner alone
 
 
-class CanaryScorer:
-    """Scores canaries ``rows`` [m] (positions in ``users``) on their fresh items ``items`` [m] (catalogue
-    positions) under any weights of one architecture."""
+def row_change(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], names: list[str],
+               rows: np.ndarray) -> np.ndarray:
+    """[len(rows)] float64: the L2 norm, over every tensor in ``names`` together, of row ``rows[i]``'s change."""
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    squared = torch.zeros(len(index), dtype=torch.float64)
+    for name in names:
+        change = (after[name].double() - before[name].double())[index].reshape(len(index), -1)
+        squared += (change ** 2).sum(dim=1)
+    return squared.sqrt().numpy()
 
-    def __init__(self, spec: BundleSpec, config: RunConfig, catalogue: Catalogue, users: Users, rows: np.ndarray,
-                 items: np.ndarray) -> None:
-        self.model = Recommender(spec)
-        self.config, self.catalogue, self.users = config, catalogue, users
-        self.rows, self.items = np.asarray(rows, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        self.canary_users = users.subset(self.rows)
 
-    @torch.no_grad()
-    def logits(self, state: dict[str, torch.Tensor]) -> np.ndarray:
-        """[m] float64: each canary's logit of its fresh item under ``state``."""
-        self.model.load_state_dict(state)
-        self.model.eval()
-        profiles = site_profiles(self.model, self.catalogue, self.canary_users, self.config)
-        batch = candidates_batch(self.catalogue, self.canary_users, np.arange(len(self.rows)), self.items[:, None],
-                                 self.config.history_length, profiles)
-        return self.model.dlrm(batch).reshape(-1).double().numpy()
+def row_change_scores(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], rows: np.ndarray,
+                      controls: np.ndarray) -> np.ndarray:
+    """[m]: each canary's fresh-item row change minus the mean change of its controls' rows.
+
+    ``rows`` [m]: the fresh items' table rows; ``controls`` [m, K]: indices into ``rows``.
+    """
+    change = row_change(before, after, list(CANARY_TABLES), rows)
+    return change - change[controls].mean(axis=1)
+
+
+def control_indices(count: int, seed: int) -> np.ndarray:
+    """[count, min(CONTROLS, count - 1)] indices of other canaries (never the row's own), drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    width = min(CONTROLS, count - 1)
+    picks = np.stack([rng.choice(count - 1, size=width, replace=False) for _ in range(count)])
+    return picks + (picks >= np.arange(count)[:, None])  # skip the canary itself

@@ -18,17 +18,17 @@ from recmodel.atomic_write import write_atomically
 from recmodel.config import RunConfig
 from recmodel.data.federated import load_federated_data
 from recmodel.empirical_audit.canaries import CanarySet
-from recmodel.empirical_audit.membership_scores import CanaryScorer
+from recmodel.empirical_audit.membership_scores import control_indices, row_change_scores
 from recmodel.empirical_audit.site_updates import kept_rounds, load_kept
 from recmodel.empirical_audit.verdict import AUDIT_FILE
-from recmodel.model.bundle import BundleSpec
 
 SITE_UPDATES, FINAL_MODEL, ITEM_COUNTS = "site updates", "final model", "item counts"
 PRIOR = "dlrm.item_prior"  # the summed DP-noised item counts (the popularity prior), a buffer of every model
 
 
-def canary_scores(run_dir: Path, all_events: Path, canaries: CanarySet) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """({view: scores [m]}, the partner of each canary [m] as the run named it).
+def canary_scores(run_dir: Path, all_events: Path, canaries: CanarySet, *,
+                  seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({view: scores [m]}, the partner of each canary [m] as the run named it); ``seed`` picks the controls.
 
     Views: ``site updates`` and ``final model`` (``recmodel.empirical_audit.membership_scores``), and, when the
     run released a popularity prior, ``item counts``: each fresh item's summed noised count as the models carry it.
@@ -41,35 +41,33 @@ def canary_scores(run_dir: Path, all_events: Path, canaries: CanarySet) -> tuple
     missing = [u for u in canaries.user_ids if u not in position]
     if missing:
         raise ValueError(f"{all_events}: canary {missing[0]} is not among the data's users")
-    rows = np.array([position[u] for u in canaries.user_ids])
-    item_position = {item: p for p, item in enumerate(data.catalogue.item_ids)}
-    items = np.array([item_position[i] for i in canaries.fresh_items])
-    site_of_row = np.empty(len(data.users), dtype=object)
+    site_of_user = np.empty(len(data.users), dtype=object)
     for partition, members in enumerate(data.partitions):
-        site_of_row[members] = data.site_name(partition)
-    sites = site_of_row[rows].astype(str)
+        site_of_user[members] = data.site_name(partition)
+    sites = site_of_user[[position[u] for u in canaries.user_ids]].astype(str)
+    item_position = {item: p for p, item in enumerate(data.catalogue.item_ids)}
+    rows = data.catalogue.item_rows[[item_position[i] for i in canaries.fresh_items]]
+    controls = control_indices(len(canaries), seed)
 
-    scorer = CanaryScorer(BundleSpec.from_dict(recorded["model_spec"]), config, data.catalogue, data.users, rows,
-                          items)
     rounds = kept_rounds(run_dir)
     if not rounds:
         raise ValueError(f"{run_dir}: no kept site updates (run it with keep-site-updates=true)")
-    white_box = np.zeros(len(rows))
+    white_box = np.zeros(len(canaries))
     for server_round in rounds:
-        before = scorer.logits(load_kept(run_dir, server_round, "global"))
+        before = load_kept(run_dir, server_round, "global")
         for site in np.unique(sites):
             try:
-                after = scorer.logits(load_kept(run_dir, server_round, site))
+                after = load_kept(run_dir, server_round, site)
             except FileNotFoundError:  # that partner's update was not accepted this round
                 continue
             at_site = sites == site
-            white_box[at_site] += (after - before)[at_site]
+            white_box[at_site] += row_change_scores(before, after, rows, controls)[at_site]
     first = load_kept(run_dir, rounds[0], "global")
     views = {SITE_UPDATES: white_box,
-             FINAL_MODEL: scorer.logits(load_kept(run_dir, rounds[-1], "aggregate")) - scorer.logits(first)}
+             FINAL_MODEL: row_change_scores(first, load_kept(run_dir, rounds[-1], "aggregate"), rows, controls)}
     prior = first.get(PRIOR)
     if prior is not None and bool(prior.any()):  # popularity-prior: each fresh item's released count
-        views[ITEM_COUNTS] = prior[torch.from_numpy(data.catalogue.item_rows[items])].double().numpy()
+        views[ITEM_COUNTS] = prior[torch.from_numpy(rows)].double().numpy()
     return views, sites
 
 

@@ -74,7 +74,7 @@ def test_a_site_without_noise_is_caught_and_the_landed_mechanism_is_not(tmp_path
         'clientapp = "client.app:app"', 'clientapp = "broken_client:app"'))
     (app / "broken_client.py").write_text(BROKEN_CLIENT)
     work = tmp_path / "broken"
-    status = main([*SMALL, "--run-config", "target-epsilon=1.0 num-server-rounds=2", "--app", str(app),
+    status = main([*SMALL, "--run-config", "target-epsilon=2.0 num-server-rounds=2 popularity-prior=false", "--app", str(app),
                    "--work-dir", str(work)])
     report = _report(work)
     broken, honest = report["views"]["site updates"]["partner-0"], report["views"]["site updates"]["partner-1"]

@@ -16,14 +16,14 @@ def base():
         .drop(columns="latent_favourites")
 
 
-def test_each_canary_has_its_own_fresh_item_as_its_last_training_event(base):
+def test_each_canary_has_its_own_fresh_item_as_its_first_event(base):
     canaries = make_canaries(base, 40, seed=1)
     assert len(set(canaries.fresh_items)) == 40 and not set(canaries.fresh_items) & set(base["item_id"])
     assert sorted(set(canaries.partners)) == ["partner-0", "partner-1"]
     assert 10 < canaries.included.sum() < 30  # coins with probability 1/2
     for user, fresh in zip(canaries.user_ids, canaries.fresh_items):
         items = canaries.events[canaries.events["user_id"] == user].sort_values("timestamp")["item_id"].tolist()
-        assert items[-3] == fresh and items.count(fresh) == 1  # then validation, then test
+        assert items[0] == fresh and items.count(fresh) == 1 and len(items) == 6  # in every training history
     assert set(canaries.included_events()["user_id"]) == set(canaries.user_ids[canaries.included])
     again = make_canaries(base, 40, seed=1)
     assert (again.included == canaries.included).all() and again.events.equals(canaries.events)
