@@ -19,10 +19,13 @@ from recmodel.data.profile_features import ProfileInputs, summarise
 from recmodel.data.schema import DataError, load_events
 from recmodel.model.bundle import Recommender
 from recmodel.model.model_file import load_model
+from recmodel.model.served_model import ServedModel, served_model
 
 
 @dataclass(frozen=True)
 class ServingData:
+    served: ServedModel  # which of the run's models, and its round
+    attribute_names: tuple[str, ...]  # the user attribute columns, in the model's order
     config: RunConfig
     model: Recommender
     catalogue: Catalogue  # every item of the site's file
@@ -45,10 +48,13 @@ class ServingData:
                          if not self.known_items[self.users.train_items_of(u)].any()], dtype=object)
 
 
-def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[str] | None = None) -> ServingData:
-    """The run's model and the site's data. Candidates and profiles always come from the whole file, so a
-    user's rows are the same whether exported alone, with others, or in the full export."""
-    saved = load_model(run_dir)
+def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[str] | None = None,
+                     which: str = "selected") -> ServingData:
+    """The run's model (``recmodel.model.served_model``: the selected one unless ``which="last"``) and the site's
+    data. Candidates and profiles always come from the whole file, so a user's rows are the same whether exported
+    alone, with others, or in the full export."""
+    served = served_model(run_dir, which)
+    saved = load_model(served.folder)
     model = saved.model
     config = RunConfig.from_mapping({"reference-time": 0.0,  # model files written before the key existed
                                      **saved.run_config, "dataset": "synthetic", "site-policy": ""})
@@ -78,7 +84,7 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
             raise DataError(f"{run_dir}: the model gives each training-catalogue item its own row, but its model.json "
                             "lists no catalogue_item_ids to map items to rows")
         catalogue = with_trained_rows(catalogue, saved.item_ids)
-    return ServingData(config, model, catalogue, split.users, summaries,
+    return ServingData(served, tuple(split.attribute_names), config, model, catalogue, split.users, summaries,
                        model.user_profiles(summaries.features), selected, known, events)
 
 
@@ -88,3 +94,12 @@ def serving_reference_time(config: RunConfig, train_times: np.ndarray) -> float:
     if config.reference_time > 0 or len(train_times) == 0:
         return config.reference_time
     return float(train_times.max())
+
+
+def item_descriptions(events: pd.DataFrame, item_ids: np.ndarray) -> pd.DataFrame:
+    """[N] rows of the file's ``title`` and ``category`` per catalogue item (columns absent from the file are
+    left out), so a reader sees "Toy Story (1995)", not only item id 1."""
+    columns = [c for c in ("title", "category") if c in events.columns]
+    first = events.drop_duplicates("item_id")
+    first.index = first["item_id"].astype(str)
+    return pd.DataFrame({c: first[c].astype(str).reindex([str(i) for i in item_ids]).to_numpy() for c in columns})

@@ -1,4 +1,5 @@
-"""The ``fedrec`` command line: ``run``, ``audit``, ``data ...``, ``recommend``, ``profile``, ``site ...``, ``deploy ...``.
+"""The ``fedrec`` command line: ``run``, ``audit``, ``data ...``, ``recommend``, ``profile``, ``serve``, ``site ...``,
+``deploy ...``.
 
 Expected failures (bad input, missing or unreadable files, permissions, bad
 arguments) end with one line naming the file and problem, exit 2. Anything
@@ -13,7 +14,7 @@ import sys
 import traceback
 
 from deploy import cli as deploy
-from recmodel.cli import audit, data, run, serve, site
+from recmodel.cli import audit, data, exports, run, serve, site
 from recmodel.cli.run_config_keys import flag_hint
 from recmodel.config import ConfigError
 from recmodel.errors import DataError
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(commands)
     audit.register(commands)
     data.register(commands)
+    exports.register(commands)
     serve.register(commands)
     site.register(commands)
     deploy.register(commands)

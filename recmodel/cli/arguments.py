@@ -14,3 +14,10 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def add_model_choice(parser: argparse.ArgumentParser) -> None:
+    """``--model selected|last``: which of a run's models a serving command uses (``recmodel.model.served_model``)."""
+    parser.add_argument("--model", choices=("selected", "last"), default="selected",
+                        help="which of the run's models: selected (the round validation chose; default) or last "
+                             "(the last round's); a selected/round-R folder given as --run is served as it is")

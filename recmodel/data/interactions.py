@@ -201,7 +201,7 @@ def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
     train_items, train_levels, train_times = position[train_mask], levels[train_mask], times[train_mask]
     train_counts = counts - (2 if holdout else 0)
     offsets = np.concatenate(([0], np.cumsum(train_counts))).astype(np.int64)
-    dense = _user_dense(train_items, train_levels, offsets, catalogue)
+    dense = user_dense_features(train_items, train_levels, offsets, catalogue)
     return Users(
         user_ids=user_ids,
         partner_ids=partner_ids,
@@ -216,7 +216,7 @@ def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
     ), attribute_names
 
 
-def _user_dense(train_items, train_levels, offsets, catalogue) -> np.ndarray:
+def user_dense_features(train_items, train_levels, offsets, catalogue) -> np.ndarray:
     """[U, 6] float32: event-level shares (4), log interactions, mean log price."""
     user_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     counts = np.diff(offsets).astype(np.float64)

@@ -6,41 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-import torch
 
-from recmodel.data.federated import load_federated_data, model_spec_for
-from recmodel.data.synthetic import SyntheticSpec, generate_events
-from recmodel.model.bundle import Recommender
-from recmodel.training.private_round import run_private_round
-from server.run_directory import RunDirectory
-from simulations.defaults import default_run_config
-from tests.conftest import TINY
+from tests.recmodel.conftest import USERS  # the shared trained_run fixture's users
 
 FEDREC = str(Path(sys.executable).parent / "fedrec")
-USERS, ITEMS, CATEGORIES = 240, 60, 8
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A run directory with a profile + DLRM bundle trained for 3 local rounds, and a partner's events file."""
-    folder = tmp_path_factory.mktemp("serve")
-    config = default_run_config(**{**TINY, "synthetic_users": USERS, "synthetic_items": ITEMS,
-                                   "synthetic_categories": CATEGORIES, "profiles": True, "dp": False,
-                                   "profile_learning_rate": 0.1,
-                                   "output_dir": str(folder), "run_name": "run"})
-    data = load_federated_data(config, num_partitions=1)
-    torch.manual_seed(0)
-    model = Recommender(model_spec_for(config, data))
-    for server_round in (1, 2, 3):
-        run_private_round(model, data.catalogue, data.site_users(0), config, state_dir=folder / "state",
-                          partner="p", run_id="r", server_round=server_round, max_epsilon=10.0)
-    run = RunDirectory.create(config)
-    run.save_model(model.state_dict(), model.spec, config, item_ids=data.catalogue.item_ids)
-    events = generate_events(SyntheticSpec(users=USERS, items=ITEMS, categories=CATEGORIES, partners=1, seed=config.seed))
-    events_file = folder / "partner-events.parquet"
-    events.to_parquet(events_file, index=False)
-    return run.path, events_file, events
 
 
 def fedrec(*args):
@@ -53,7 +22,7 @@ def test_recommend_writes_k_unseen_raw_items_per_user_in_rank_order(trained_run,
     result = fedrec("recommend", "--run", run_dir, "--data", events_file, "--top-k", 5, "--out", out)
     assert result.returncode == 0, result.stderr
     recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
-    assert list(recs.columns) == ["user_id", "item_id", "category", "rank", "score"]  # the file has no title
+    assert list(recs.columns) == ["user_id", "item_id", "category", "rank", "score", "model_round"]  # no title
     category_of = events.drop_duplicates("item_id").set_index("item_id")["category"]
     assert (recs["category"].to_numpy() == category_of.loc[recs["item_id"]].to_numpy()).all()
     assert set(recs["user_id"]) == set(events["user_id"])

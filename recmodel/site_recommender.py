@@ -1,0 +1,191 @@
+"""Recommendations at a partner site, in process: the Python API behind ``fedrec serve``.
+
+    from recmodel.site_recommender import SiteRecommender
+    site = SiteRecommender.load("runs/<run>", "my_events.parquet")        # the selected model by default
+    site.recommend("u000042", k=10)                                       # a known customer
+    site.recommend("someone-new", k=10, attributes={"user_region": 3})    # cold start: attributes + DP prior
+    site.recommend_for_history(["i000010", "i000311"], k=5)               # a session or a new visitor
+    site.similar_items("i000010", k=10)
+    site.profile("u000042")
+
+Every answer is a dict (JSON-ready) naming the model round it came from and the ``path`` that answered:
+
+- ``history``: a customer of the site's file, scored on their history and attributes;
+- ``session``: an ad-hoc history posted with the request (a visitor the file does not hold);
+- ``cold start``: no history: the user's attributes (if given) and the model's item prior (the DP-noised
+  popularity the federation released), biases and category terms alone.
+
+Items the run never trained on are left out unless ``new_items=True``; then they are scored from their category
+and price alone (their item rows read as zero) and each is marked ``new_item``. Seen items are left out unless
+``keep_seen``; ``exclude`` drops given item ids; ``categories`` keeps only items of those categories. Serving
+stays at the site and releases nothing: it reads the site's own events file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recmodel.customer_value import customer_value
+from recmodel.data.ad_hoc_users import ad_hoc_users
+from recmodel.data.category_names import category_row_names
+from recmodel.data.examples import candidates_batch
+from recmodel.data.profile_features import summarise
+from recmodel.data.schema import DataError
+from recmodel.model.shared_candidates import score_shared_candidates
+from recmodel.serving import ServingData, item_descriptions, load_for_serving, serving_reference_time
+
+PADDING_ROW = 0  # items the run never trained on read this row (catalogue-row models)
+
+
+class UnknownId(DataError):
+    """A user or item id the site's file does not hold (HTTP 404)."""
+
+
+class SiteRecommender:
+    """One run's model over one site's events file; safe to call from one thread at a time per instance."""
+
+    def __init__(self, serving: ServingData) -> None:
+        self.serving = serving
+        self.catalogue, self.users, self.config = serving.catalogue, serving.users, serving.config
+        self.model = serving.model.eval()
+        if self.catalogue.catalogue_rows:  # new items read the padding row: make it neutral (zero) for them
+            with torch.no_grad():
+                dlrm = self.model.dlrm
+                dlrm.sparse_arch.candidate_item.weight[PADDING_ROW] = 0.0
+                dlrm.item_bias.weight[PADDING_ROW] = 0.0
+                dlrm.item_prior[PADDING_ROW] = 0.0
+        self.row_of_user = {str(u): i for i, u in enumerate(self.users.user_ids)}
+        self.position_of_item = {str(i): p for p, i in enumerate(self.catalogue.item_ids)}
+        names = item_descriptions(serving.events, self.catalogue.item_ids)
+        self.item_names = {column: names[column].to_numpy() for column in names.columns}
+        self.all_items = np.arange(len(self.catalogue))
+
+    @classmethod
+    def load(cls, run: str | Path, data: str | Path, *, which: str = "selected") -> "SiteRecommender":
+        """The run's selected model (``which="last"``: the last round's) over the site's events file ``data``."""
+        return cls(load_for_serving(run, data, which=which))
+
+    # ----- what is served -------------------------------------------------------------------------------------
+    def model_info(self) -> dict:
+        """The served model (folder, round, why), the site's users and items, and how many items it trained on."""
+        return {"model": self.serving.served.to_dict(), "users": len(self.users), "items": len(self.catalogue),
+                "trained_items": int(self.serving.known_items.sum()),
+                "user_attributes": list(self.serving.attribute_names)}
+
+    # ----- recommendations ------------------------------------------------------------------------------------
+    def recommend(self, user_id: str, k: int = 10, *, attributes: dict | None = None, exclude=(),
+                  keep_seen: bool = False, categories=None, new_items: bool = False) -> dict:
+        """Top ``k`` for a customer of the file (``history``), or for an unknown id (``cold start``, from
+        ``attributes`` if given)."""
+        row = self.row_of_user.get(str(user_id))
+        if row is None:
+            users = self._visitors([[]], [attributes or {}])
+            path = "cold start: " + ("attributes and " if attributes else "") + "the DP item prior"
+            return self._top(users, 0, k, path, user_id=str(user_id), exclude=exclude, keep_seen=True,
+                             categories=categories, new_items=new_items)
+        if attributes:
+            raise DataError(f"user {user_id} is in the site's file: attributes come from it, not the request")
+        return self._top(self.users, row, k, "history", user_id=str(user_id), exclude=exclude, keep_seen=keep_seen,
+                         categories=categories, new_items=new_items)
+
+    def recommend_for_history(self, item_ids, k: int = 10, *, attributes: dict | None = None, exclude=(),
+                              keep_seen: bool = False, categories=None, new_items: bool = False) -> dict:
+        """Top ``k`` for an ad-hoc history (oldest first; a session's clicks, a new visitor's first items)."""
+        positions = [self._item_position(i) for i in item_ids]
+        users = self._visitors([positions], [attributes or {}])
+        path = "session" if positions else "cold start: " + ("attributes and " if attributes else "") + \
+            "the DP item prior"
+        return self._top(users, 0, k, path, user_id=None, exclude=exclude, keep_seen=keep_seen,
+                         categories=categories, new_items=new_items)
+
+    def similar_items(self, item_id: str, k: int = 10) -> dict:
+        """The ``k`` trained items whose item embeddings are closest (cosine) to ``item_id``'s; for an item the run
+        never trained on, its category's items with the largest item prior (``path`` says which)."""
+        position = self._item_position(item_id)
+        known = self.serving.known_items.copy()
+        known[position] = False
+        if self.serving.known_items[position]:
+            table = self.model.dlrm.sparse_arch.candidate_item.weight.detach()
+            vectors = torch.nn.functional.normalize(table[torch.from_numpy(self.catalogue.item_rows)], dim=1)
+            scores = (vectors @ vectors[position]).double().numpy()
+            path = "item embeddings (cosine)"
+        else:
+            prior = self.model.dlrm.item_prior.detach().double().numpy()[self.catalogue.item_rows]
+            scores = np.where(self.catalogue.category_rows == self.catalogue.category_rows[position], prior, -np.inf)
+            path = "new item: its category's items by the DP item prior"
+        scores[~known] = -np.inf
+        return {"item_id": str(item_id), "path": path, **self._round(), "items": self._ranked(scores, k)}
+
+    # ----- profiles -------------------------------------------------------------------------------------------
+    def profile(self, user_id: str, top_categories: int = 3) -> dict:
+        """A customer's top interest categories (the profile model), profile embedding and recency/frequency/spend."""
+        row = self.row_of_user.get(str(user_id))
+        if row is None:
+            raise UnknownId(f"unknown user id {user_id!r}")
+        if self.model.profile is None:
+            raise DataError("this run trained no profile model (profiles=false)")
+        with torch.no_grad():
+            _, logits, embedding = self.model.profile(torch.from_numpy(self.serving.summaries.features[[row]]))
+            interest = torch.softmax(logits, dim=1)[0].numpy()
+        names = category_row_names(self.catalogue, len(interest))
+        top = np.argsort(-interest)[:top_categories]
+        value = customer_value(self.serving.events, np.array([str(user_id)])).iloc[0]
+        return {"user_id": str(user_id), **self._round(),
+                "top_categories": [{"category": names[j], "share": round(float(interest[j]), 4)} for j in top],
+                "profile": [round(float(x), 5) for x in embedding[0]],
+                "value": {key: (float(v) if np.isfinite(v) else None) for key, v in value.items()}}
+
+    # ----- internals ------------------------------------------------------------------------------------------
+    def _round(self) -> dict:
+        return {"model_round": self.serving.served.round}
+
+    def _item_position(self, item_id) -> int:
+        position = self.position_of_item.get(str(item_id))
+        if position is None:
+            raise UnknownId(f"unknown item id {item_id!r}")
+        return position
+
+    def _visitors(self, histories: list[list[int]], attributes: list[dict]):
+        return ad_hoc_users(self.catalogue, histories, attributes, attribute_names=self.serving.attribute_names,
+                            attribute_buckets=self.config.attribute_buckets)
+
+    @torch.no_grad()
+    def _top(self, users, row: int, k: int, path: str, *, user_id, exclude, keep_seen, categories, new_items) -> dict:
+        if not 1 <= k <= len(self.catalogue):
+            raise DataError(f"k must be between 1 and the catalogue size {len(self.catalogue)} (got {k})")
+        profiles = self._profiles(users, row)
+        batch = candidates_batch(self.catalogue, users, np.array([row]), self.all_items, self.config.history_length,
+                                 profiles)
+        scores = score_shared_candidates(self.model.dlrm, batch)[0].double().numpy()
+        if not new_items:
+            scores[~self.serving.known_items] = -np.inf
+        if not keep_seen:
+            scores[users.train_items_of(row)] = -np.inf
+        for item in exclude or ():
+            scores[self._item_position(item)] = -np.inf
+        if categories:
+            wanted = np.isin(self.catalogue.categories.astype(str), [str(c) for c in categories])
+            scores[~wanted] = -np.inf
+        return {"user_id": user_id, "path": path, **self._round(), "items": self._ranked(scores, k)}
+
+    def _profiles(self, users, row: int) -> np.ndarray | None:
+        if self.model.profile is None:
+            return None
+        if users is self.users:
+            return self.serving.profiles
+        inputs = summarise(self.catalogue, users, category_buckets=self.config.category_buckets,
+                           attribute_buckets=self.config.attribute_buckets,
+                           reference_time=serving_reference_time(self.config, self.users.train_times))
+        return self.model.user_profiles(inputs.features)
+
+    def _ranked(self, scores: np.ndarray, k: int) -> list[dict]:
+        finite = np.flatnonzero(np.isfinite(scores))
+        order = finite[np.argsort(-scores[finite], kind="stable")[:k]]
+        return [{"item_id": str(self.catalogue.item_ids[p]), "rank": rank, "score": round(float(scores[p]), 6),
+                 **{column: values[p] for column, values in self.item_names.items()},
+                 "new_item": bool(not self.serving.known_items[p])}
+                for rank, p in enumerate(order, start=1)]
+
