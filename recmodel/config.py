@@ -110,6 +110,7 @@ class RunConfig:
     reference_baselines: bool
     keep_site_updates: bool
     top_k: int
+    metrics_k: str
     verbose: bool
     output_dir: str
     run_name: str
@@ -174,6 +175,17 @@ class RunConfig:
             raise ConfigError(f"user-attributes: repeated names in {self.user_attributes!r}")
         return names
 
+    def metric_ks(self) -> tuple[int, ...]:
+        """``metrics-k`` ("5,10,20") as sorted distinct integers from 1 to 1000 (() when empty)."""
+        try:
+            ks = tuple(sorted({int(text) for text in self.metrics_k.split(",") if text.strip()}))
+        except ValueError:
+            raise ConfigError(f"metrics-k: cannot read {self.metrics_k!r}; allowed: comma-separated integers from "
+                              "1 to 1000, e.g. \"5,10,20\", or \"\"") from None
+        if any(not 1 <= k <= 1000 for k in ks):
+            raise ConfigError(f"metrics-k: {list(ks)} must each be from 1 to 1000")
+        return ks
+
     def validate(self) -> None:
         """Raise ``ConfigError`` for the first unusable value."""
         for name, limit in SIZE_LIMITS.items():
@@ -182,6 +194,7 @@ class RunConfig:
                                   f"integer up to {limit:,}")
         _positive_int(self, "num_server_rounds", "min_partners", "local_epochs", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
+        self.metric_ks()
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")
         _positive_int(self, "synthetic_users", "synthetic_items", "synthetic_categories")
         if self.item_buckets != 0:

@@ -11,6 +11,7 @@ from recmodel.config import RunConfig
 from recmodel.data.examples import candidates_batch
 from recmodel.device import on_device, resolve_device
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.metrics.marketing import marketing_metrics, top_k_items
 from recmodel.metrics.ranking import hit_rate_at_k, ndcg_at_k, target_ranks
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.model.dlrm import DLRM
@@ -60,11 +61,12 @@ def target_ranks_of(scorer: Scorer, catalogue: Catalogue, users: Users, *, targe
 
 
 def target_ranks_by(scorer: Scorer, catalogue: Catalogue, users: Users, *,
-                    targets: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """{target: 0-based rank [U]} for ``"test"`` and/or ``"valid"`` items, from one scoring pass over the users."""
+                    targets: tuple[str, ...], top_k: int = 0) -> dict[str, np.ndarray]:
+    """{target: 0-based rank [U]} for ``"test"`` and/or ``"valid"`` items, from one scoring pass over the users;
+    with ``top_k`` > 0 also ``"top"``: each user's ``top_k`` best items [U, top_k] (train items excluded)."""
     held_out = {"test": users.test_item, "valid": users.valid_item}
     users_per_block = max(1, PAIRS_PER_FORWARD // max(1, len(catalogue)))
-    ranks = {target: [] for target in targets}
+    ranks = {target: [] for target in (*targets, *(("top",) if top_k else ()))}
     for start in range(0, len(users), users_per_block):
         rows = np.arange(start, min(len(users), start + users_per_block))
         scores = scorer(rows)
@@ -73,15 +75,24 @@ def target_ranks_by(scorer: Scorer, catalogue: Catalogue, users: Users, *,
             excluded[i, users.train_items_of(u)] = True
         for target in targets:
             ranks[target].append(target_ranks(scores, held_out[target][rows], excluded))
-    return {target: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64) for target, parts in ranks.items()}
+        if top_k:
+            ranks["top"].append(top_k_items(scores, excluded, top_k))
+    return {target: np.concatenate(parts) if parts else np.zeros((0, top_k) if target == "top" else 0, dtype=np.int64)
+            for target, parts in ranks.items()}
 
 
-def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: int, target: str = "test") -> dict:
-    """NDCG@k and HR@k over users, excluding each user's train items.
+def evaluate_ranking(scorer: Scorer, catalogue: Catalogue, users: Users, *, k: int, target: str = "test",
+                     ks: tuple[int, ...] = ()) -> dict:
+    """NDCG@k and HR@k over users, excluding each user's train items; with ``ks`` also the marketing figures
+    (``recmodel.metrics.marketing``) at each K.
 
-    Returns ``{"ndcg@k": float, "hr@k": float, "users": int}``.
+    Returns ``{"ndcg@k": float, "hr@k": float, "users": int, ...}``.
     """
-    return ranking_metrics(target_ranks_of(scorer, catalogue, users, target=target), k)
+    ranks = target_ranks_by(scorer, catalogue, users, targets=(target,), top_k=max(ks, default=0))
+    result = ranking_metrics(ranks[target], k)
+    if ks:
+        result.update(marketing_metrics(ranks[target], ranks["top"], catalogue.popularity, ks))
+    return result
 
 
 def ranking_metrics(ranks: np.ndarray, k: int) -> dict:
@@ -90,12 +101,13 @@ def ranking_metrics(ranks: np.ndarray, k: int) -> dict:
 
 
 def model_ranks(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
-                profiles: np.ndarray | None, targets: tuple[str, ...] = ("test",)) -> dict[str, np.ndarray]:
-    """{target: 0-based rank [U]} of each user's ``targets`` items under the bundle's DLRM, on ``config.device``."""
+                profiles: np.ndarray | None, targets: tuple[str, ...] = ("test",), top_k: int = 0) -> dict[str, np.ndarray]:
+    """{target: 0-based rank [U]} of each user's ``targets`` items under the bundle's DLRM, on ``config.device``
+    (and ``"top"`` [U, top_k] lists with ``top_k``)."""
     device = resolve_device(config.device)
     with on_device(model.dlrm, device):
         scorer = model_scorer(model.dlrm, catalogue, users, config.history_length, profiles, device)
-        return target_ranks_by(scorer, catalogue, users, targets=targets)
+        return target_ranks_by(scorer, catalogue, users, targets=targets, top_k=top_k)
 
 
 def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
@@ -105,9 +117,12 @@ def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, conf
     ``validation``: also ``valid-ndcg@k``, NDCG@k of the validation items (each user's second-to-last item),
     from the same scores.
     """
-    k = config.top_k
-    ranks = model_ranks(model, catalogue, users, config, profiles, ("test", "valid") if validation else ("test",))
+    k, ks = config.top_k, config.metric_ks()
+    ranks = model_ranks(model, catalogue, users, config, profiles, ("test", "valid") if validation else ("test",),
+                        top_k=max(ks, default=0))
     result = ranking_metrics(ranks["test"], k)
+    if ks:
+        result.update(marketing_metrics(ranks["test"], ranks["top"], catalogue.popularity, ks))
     if validation:
         result[VALIDATION_KEY.format(k=k)] = ranking_metrics(ranks["valid"], k)[f"ndcg@{k}"]
     return result

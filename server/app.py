@@ -98,7 +98,8 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     if checkpoint is not None:
         baseline = checkpoint.baselines.get("popularity", {})
     elif data is not None:
-        baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k)
+        baseline = evaluate_ranking(popularity_scorer(data.catalogue.popularity), data.catalogue, data.users, k=k,
+                                    ks=config.metric_ks())
     else:
         baseline = {}
     if checkpoint is None:
@@ -249,7 +250,7 @@ def preflight_partners(grid: Grid, model: Recommender, settings: ConfigRecord, c
         model.dlrm.item_prior.copy_(torch.from_numpy(prior))
     if config.central_evaluation and data is not None:
         result.update(evaluate_ranking(popularity_scorer(prior[data.catalogue.item_rows]), data.catalogue,
-                                       data.users, k=config.top_k))
+                                       data.users, k=config.top_k, ks=config.metric_ks()))
     k = config.top_k
     quality = f": NDCG@{k}={result[f'ndcg@{k}']:.4f} HR@{k}={result[f'hr@{k}']:.4f}" if f"ndcg@{k}" in result else ""
     print(f"item prior from {len(facts['partners'])} site(s)' " + ("noised " if config.dp else "") +

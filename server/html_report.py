@@ -71,7 +71,7 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path], *, con
              f"<h1>fedrec run <code>{e(summary['run_name'])}</code></h1>",
              f"<p>Status: <b>{e(summary['status'])}</b> ({e(summary.get('end_reason', ''))}).</p>",
              "<h2>Run settings</h2>", _settings_table(config or {}, summary),
-             "<h2>Recommendation quality against baselines</h2>", _quality_table(summary),
+             "<h2>Recommendation quality against baselines</h2>", _quality_table(summary), *_marketing_table(summary),
              *_selection(summary),
              "<h2>Rounds</h2>", _round_table(rows or []),
              *_profile_model(summary),
@@ -200,6 +200,26 @@ def _quality_table(summary: dict) -> str:
     return ("<table id='quality'><tr><th>model</th><th>NDCG@10</th><th>HR@10</th><th>users evaluated</th></tr>"
             f"{body}</table><p class='note'>Higher is better; the model is worth deploying when it beats "
             "popularity clearly.</p>")
+
+
+def _marketing_table(summary: dict) -> list[str]:
+    """Precision, recall, MAP, coverage and novelty at each K of ``metrics-k``, model against baselines."""
+    metrics = summary.get("metrics") or {}
+    ks = sorted({int(key.split("@")[1]) for key in metrics if key.startswith("precision@")})
+    if not ks:
+        return []
+    figures = ("precision", "recall", "map", "coverage", "novelty")
+    rows = [("federated model (this run)", metrics)]
+    rows += [(name.replace("_", " "), values) for name, values in (summary.get("baselines") or {}).items()
+             if any(key.startswith("precision@") for key in values)]
+    head = "".join(f"<th>{f}@{k}</th>" for k in ks for f in figures)
+    body = "".join(f"<tr><td>{html.escape(name)}</td>" + "".join(
+        f"<td>{_number(values.get(f'{f}@{k}'), 2 if f == 'novelty' else 4)}</td>" for k in ks for f in figures)
+        + "</tr>" for name, values in rows)
+    return [f"<table id='marketing'><tr><th>model</th>{head}</tr>{body}</table>",
+            "<p class='note'>One held-out item per user: precision@K = recall@K / K; MAP@K = mean 1/rank within "
+            "K; coverage@K = share of the catalogue in anyone's top K; novelty@K = mean -log2 of a recommended "
+            "item's share of interactions (higher: less obvious).</p>"]
 
 
 def _privacy_tables(summary: dict, privacy: dict | None) -> str:

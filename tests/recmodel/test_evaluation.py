@@ -25,3 +25,14 @@ def test_one_pass_ranks_each_target_against_its_own_item(tiny_data):
     ranks = target_ranks_by(popularity_scorer(scores), tiny_data.catalogue, users, targets=("test", "valid"))
     assert ranks["valid"][0] == 0
     assert users.valid_item[0] == users.test_item[0] or ranks["test"][0] > 0
+
+
+def test_the_marketing_figures_come_from_the_same_ranks_and_lists(tiny_config, tiny_data, tiny_spec):
+    torch.manual_seed(0)
+    result = evaluate_bundle(Recommender(tiny_spec), tiny_data.catalogue, tiny_data.users, tiny_config)
+    assert result["recall@10"] == result["hr@10"] and result["precision@10"] == result["hr@10"] / 10
+    assert 0 < result["coverage@5"] <= result["coverage@10"] <= result["coverage@20"] <= 1
+    assert result["map@5"] <= result["map@10"] <= result["map@20"] and result["novelty@10"] > 0
+    popularity = evaluate_ranking(popularity_scorer(tiny_data.catalogue.popularity.astype(float)), tiny_data.catalogue,
+                                  tiny_data.users, k=10, ks=(10,))
+    assert popularity["coverage@10"] < result["coverage@10"]  # the same few items for everyone

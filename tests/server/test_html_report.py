@@ -69,6 +69,16 @@ def test_a_canary_audit_shows_its_bounds_beside_the_ledgers_and_its_figures(run_
     assert page.count("data:image/png;base64,") == 3  # the ROC curve beside the run's two plots
 
 
+def test_the_marketing_figures_appear_per_k_for_the_model_and_the_baselines(run_dir):
+    figures = {"precision@5": 0.031, "recall@5": 0.155, "map@5": 0.0712, "coverage@5": 0.62, "novelty@5": 7.31}
+    summary = {**SUMMARY, "metrics": {**SUMMARY["metrics"], **figures},
+               "baselines": {"popularity": {**SUMMARY["baselines"]["popularity"], "precision@5": 0.01, "coverage@5": 0.005}}}
+    page = write_html_report(run_dir, summary, PRIVACY).read_text()
+    assert "<table id='marketing'>" in page and "precision@5" in page and "0.0712" in page and "7.31" in page
+    assert "0.0050" in page  # popularity's coverage beside the model's
+    assert "id='marketing'" not in write_html_report(run_dir, SUMMARY, PRIVACY).read_text()
+
+
 def test_without_dp_the_report_says_there_is_no_guarantee(run_dir):
     summary = {**SUMMARY, "privacy": {"dp": False}}
     assert "no privacy guarantee" in write_html_report(run_dir, summary, None).read_text()
