@@ -8,6 +8,8 @@ Endpoints (OpenAPI docs at ``/docs``, the schema at ``/openapi.json``):
 | ``GET /model`` | the served model (folder, round, why), users, items, attribute names |
 | ``GET /users/{user_id}/recommendations`` | top-k for a customer; an unknown id gets the cold-start path |
 | ``POST /recommendations`` | top-k for an ad-hoc history (a session, a new visitor) and optional attributes |
+| ``GET /users/{user_id}/buy-again`` | the customer's own past items, most likely to be bought again first |
+| ``GET /users/{user_id}/mixed`` | buy-again and new items in the site's repeat share |
 | ``GET /items/{item_id}/similar`` | the k most similar items |
 | ``GET /users/{user_id}/profile`` | top interest categories, profile embedding, recency/frequency/spend |
 
@@ -77,6 +79,14 @@ def create_app(site: SiteRecommender) -> FastAPI:
         return answer(site.recommend_for_history, request.items, request.k, attributes=request.attributes,
                       exclude=request.exclude, keep_seen=request.keep_seen, categories=request.categories,
                       new_items=request.new_items)
+
+    @app.get("/users/{user_id}/buy-again")
+    def buy_again(user_id: str, k: int = Query(10, ge=1)) -> dict:
+        return answer(site.buy_again, user_id, k)
+
+    @app.get("/users/{user_id}/mixed")
+    def mixed(user_id: str, k: int = Query(10, ge=1)) -> dict:
+        return answer(site.mixed, user_id, k)
 
     @app.get("/items/{item_id}/similar")
     def similar(item_id: str, k: int = Query(10, ge=1)) -> dict:

@@ -6,6 +6,7 @@
     site.recommend("someone-new", k=10, attributes={"user_region": 3})    # cold start: attributes + DP prior
     site.recommend_for_history(["i000010", "i000311"], k=5)               # a session or a new visitor
     site.similar_items("i000010", k=10)
+    site.buy_again("u000042", k=10); site.mixed("u000042", k=10)   # repeat purchases (recmodel.buy_again)
     site.profile("u000042")
 
 Every answer is a dict (JSON-ready) naming the model round it came from and the ``path`` that answered:
@@ -13,7 +14,8 @@ Every answer is a dict (JSON-ready) naming the model round it came from and the 
 - ``history``: a customer of the site's file, scored on their history and attributes;
 - ``session``: an ad-hoc history posted with the request (a visitor the file does not hold);
 - ``cold start``: no history: the user's attributes (if given) and the model's item prior (the DP-noised
-  popularity the federation released), biases and category terms alone.
+  popularity the federation released), biases and category terms alone;
+- ``buy again`` / ``mixed``: the customer's own past items (repeat-aware), alone or mixed with new ones.
 
 Items the run never trained on are left out unless ``new_items=True``; then they are scored from their category
 and price alone (their item rows read as zero) and each is marked ``new_item``. Seen items are left out unless
@@ -28,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
+                                repeat_share)
 from recmodel.customer_value import customer_value
 from recmodel.data.ad_hoc_users import ad_hoc_users
 from recmodel.data.category_names import category_row_names
@@ -62,6 +66,7 @@ class SiteRecommender:
         names = item_descriptions(serving.events, self.catalogue.item_ids)
         self.item_names = {column: names[column].to_numpy() for column in names.columns}
         self.all_items = np.arange(len(self.catalogue))
+        self._repeat: tuple[PurchaseHistories, np.ndarray, float] | None = None
 
     @classmethod
     def load(cls, run: str | Path, data: str | Path, *, which: str = "selected") -> "SiteRecommender":
@@ -119,12 +124,37 @@ class SiteRecommender:
         scores[~known] = -np.inf
         return {"item_id": str(item_id), "path": path, **self._round(), "items": self._ranked(scores, k)}
 
+    # ----- buy again --------------------------------------------------------------------------------------------
+    def buy_again(self, user_id: str, k: int = 10) -> dict:
+        """A customer's own past items, most likely to be bought again first (``recmodel.buy_again``)."""
+        row = self._customer(user_id)
+        self._check_k(k)
+        histories, rates, _ = self._repeat_facts()
+        if not len(histories.of(row)):
+            raise DataError(f"user {user_id} has no purchase in the site's file: nothing to buy again")
+        items, scores = repeat_scores(histories.of(row), self._scores(self.users, row), rates)
+        ranked = np.full(len(self.catalogue), -np.inf)
+        ranked[items] = scores
+        return {"user_id": str(user_id), "path": "buy again: the customer's own items", **self._round(),
+                "items": self._ranked(ranked, k)}
+
+    def mixed(self, user_id: str, k: int = 10) -> dict:
+        """``k`` items for a customer: buy-again items in the share of the site's customers whose latest event
+        repeated an earlier one, new items (``recommend``) for the rest."""
+        again = self.buy_again(user_id, k)["items"]
+        new = self.recommend(user_id, k)["items"]
+        share = self._repeat_facts()[2]
+        by_id = {item["item_id"]: item for item in again + new}
+        picked = mixed_list([i["item_id"] for i in again], [i["item_id"] for i in new], k, share)
+        return {"user_id": str(user_id), "path": f"mixed: buy again for a {share:.0%} share (the site's repeat "
+                                                 "rate), new items for the rest", **self._round(),
+                "items": [{**by_id[item], "rank": rank, "buy_again": item in {i["item_id"] for i in again}}
+                          for rank, item in enumerate(picked, start=1)]}
+
     # ----- profiles -------------------------------------------------------------------------------------------
     def profile(self, user_id: str, top_categories: int = 3) -> dict:
         """A customer's top interest categories (the profile model), profile embedding and recency/frequency/spend."""
-        row = self.row_of_user.get(str(user_id))
-        if row is None:
-            raise UnknownId(f"unknown user id {user_id!r}")
+        row = self._customer(user_id)
         if self.model.profile is None:
             raise DataError("this run trained no profile model (profiles=false)")
         with torch.no_grad():
@@ -139,6 +169,20 @@ class SiteRecommender:
                 "value": {key: (float(v) if np.isfinite(v) else None) for key, v in value.items()}}
 
     # ----- internals ------------------------------------------------------------------------------------------
+    def _customer(self, user_id) -> int:
+        row = self.row_of_user.get(str(user_id))
+        if row is None:
+            raise UnknownId(f"unknown user id {user_id!r}")
+        return row
+
+    def _repeat_facts(self) -> tuple[PurchaseHistories, np.ndarray, float]:
+        """(purchase histories, per-item repeat rates [N], the site's repeat share), once, from the site's file."""
+        if self._repeat is None:
+            histories = purchase_histories(self.serving.events, self.users.user_ids, self.catalogue.item_ids)
+            self._repeat = (histories, item_repeat_rates(histories, len(self.catalogue)),
+                            repeat_share(histories, len(self.catalogue)))
+        return self._repeat
+
     def _round(self) -> dict:
         return {"model_round": self.serving.served.round}
 
@@ -154,12 +198,8 @@ class SiteRecommender:
 
     @torch.no_grad()
     def _top(self, users, row: int, k: int, path: str, *, user_id, exclude, keep_seen, categories, new_items) -> dict:
-        if not 1 <= k <= len(self.catalogue):
-            raise DataError(f"k must be between 1 and the catalogue size {len(self.catalogue)} (got {k})")
-        profiles = self._profiles(users, row)
-        batch = candidates_batch(self.catalogue, users, np.array([row]), self.all_items, self.config.history_length,
-                                 profiles)
-        scores = score_shared_candidates(self.model.dlrm, batch)[0].double().numpy()
+        self._check_k(k)
+        scores = self._scores(users, row)
         if not new_items:
             scores[~self.serving.known_items] = -np.inf
         if not keep_seen:
@@ -170,6 +210,17 @@ class SiteRecommender:
             wanted = np.isin(self.catalogue.categories.astype(str), [str(c) for c in categories])
             scores[~wanted] = -np.inf
         return {"user_id": user_id, "path": path, **self._round(), "items": self._ranked(scores, k)}
+
+    def _check_k(self, k: int) -> None:
+        if not 1 <= k <= len(self.catalogue):
+            raise DataError(f"k must be between 1 and the catalogue size {len(self.catalogue)} (got {k})")
+
+    @torch.no_grad()
+    def _scores(self, users, row: int) -> np.ndarray:
+        """[N] float64: the model's logit of every catalogue item for user ``row`` of ``users``."""
+        batch = candidates_batch(self.catalogue, users, np.array([row]), self.all_items, self.config.history_length,
+                                 self._profiles(users, row))
+        return score_shared_candidates(self.model.dlrm, batch)[0].double().numpy()
 
     def _profiles(self, users, row: int) -> np.ndarray | None:
         if self.model.profile is None:

@@ -35,6 +35,11 @@ def register(commands) -> None:
     rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
+    lists = rec.add_mutually_exclusive_group()
+    lists.add_argument("--buy-again", action="store_true",
+                       help="each user's own past items, most likely to be bought again first (recmodel.buy_again)")
+    lists.add_argument("--mixed", action="store_true",
+                       help="buy-again items in the site's repeat share, new items for the rest")
     rec.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
     rec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     rec.set_defaults(handler=run_recommend)
@@ -91,6 +96,8 @@ def run_recommend(args) -> int:
     device = resolve_device(args.device)
     out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".csv",), force=args.force)
     users_filter = [u.strip() for u in args.users.split(",")] if args.users else None
+    if args.buy_again or args.mixed:
+        return _repeat_lists(args, out, users_filter)
     serving = load_for_serving(args.run, args.data, users=users_filter, which=args.model)
     print(f"model: {serving.served.why}; {serving.served.folder}")
     catalogue, users = serving.catalogue, serving.users
@@ -133,6 +140,32 @@ def run_recommend(args) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     print(f"wrote top-{k} recommendations for {len(serving.selected):,} users to {out}")
+    return 0
+
+
+def _repeat_lists(args, out, users_filter) -> int:
+    """``--buy-again`` / ``--mixed``: one list per user from ``SiteRecommender`` (on the CPU, one user at a time)."""
+    import pandas as pd
+
+    from recmodel.site_recommender import SiteRecommender
+
+    site = SiteRecommender.load(args.run, args.data, which=args.model)
+    print(f"model: {site.serving.served.why}; {site.serving.served.folder}")
+    call = site.buy_again if args.buy_again else site.mixed
+    user_ids = users_filter or [str(u) for u in site.users.user_ids]
+    frames = []
+    with _progress(len(user_ids), "buy again" if args.buy_again else "mixed") as bar:
+        for user_id in user_ids:
+            answer = call(user_id, args.top_k)
+            frame = pd.DataFrame(answer["items"])
+            frame.insert(0, "user_id", user_id)
+            frame["model_round"] = answer["model_round"]
+            frames.append(frame)
+            bar.update(1)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    write_atomically(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    print(f"wrote {'buy-again' if args.buy_again else 'mixed'} lists (top {args.top_k}) for {len(user_ids):,} users "
+          f"to {out}")
     return 0
 
 

@@ -81,6 +81,37 @@ def test_similar_items_come_from_the_embeddings_and_a_new_item_from_its_category
     assert "brand-new" not in {i["item_id"] for i in site_with_new.recommend("u000005", k=60)["items"]}
 
 
+@pytest.fixture(scope="module")
+def repeat_site(trained_run, tmp_path_factory):
+    """The trained run over a log in which 40 customers bought their first purchase again a day later."""
+    run_dir, _, events = trained_run
+    bought = events[events["event"] == "purchase"].sort_values("timestamp").drop_duplicates("user_id").head(40)
+    again = bought.assign(timestamp=bought["timestamp"] + 86400.0)
+    path = tmp_path_factory.mktemp("repeats") / "events.parquet"
+    pd.concat([events, again]).to_parquet(path, index=False)
+    return SiteRecommender.load(run_dir, path), bought
+
+
+def test_buy_again_ranks_only_the_customers_own_purchases_and_the_mixed_list_holds_both(repeat_site, trained_run):
+    site, bought = repeat_site
+    _, _, events = trained_run
+    user = str(bought["user_id"].iloc[0])
+    purchased = set(events.loc[(events["user_id"] == user) & (events["event"] == "purchase"), "item_id"])
+    again = site.buy_again(user, k=5)
+    assert again["path"].startswith("buy again") and {i["item_id"] for i in again["items"]} <= purchased
+    assert again["items"][0]["item_id"] == str(bought["item_id"].iloc[0]) or len(purchased) > 1
+    mixed = site.mixed(user, k=10)
+    flags = [i["buy_again"] for i in mixed["items"]]
+    assert len(mixed["items"]) == 10 and any(flags) and not all(flags) and mixed["path"].startswith("mixed")
+    assert len({i["item_id"] for i in mixed["items"]}) == 10 and [i["rank"] for i in mixed["items"]] == list(range(1, 11))
+    with pytest.raises(UnknownId):
+        site.buy_again("nobody")
+    without = events.loc[~events["user_id"].isin(set(events.loc[events["event"] == "purchase", "user_id"])), "user_id"]
+    if len(without):
+        with pytest.raises(DataError, match="no purchase"):
+            site.buy_again(str(without.iloc[0]))
+
+
 def test_profiles_name_categories_and_value(site):
     profile = site.profile("u000003")
     assert len(profile["top_categories"]) == 3 and len(profile["profile"]) == 16
@@ -115,6 +146,9 @@ def test_the_http_service_answers_and_names_errors(site):
     assert client.get("/users/newcustomer/recommendations").json()["path"].startswith("cold start")
     assert client.get("/items/i000001/similar", params={"k": 2}).status_code == 200
     assert client.get("/users/u000003/profile").json()["user_id"] == "u000003"
+    buyer = str(site.serving.events.loc[site.serving.events["event"] == "purchase", "user_id"].iloc[0])
+    assert client.get(f"/users/{buyer}/buy-again", params={"k": 3}).json()["path"].startswith("buy again")
+    assert len(client.get(f"/users/{buyer}/mixed", params={"k": 4}).json()["items"]) == 4
     missing = client.get("/items/nope/similar")
     assert missing.status_code == 404 and "unknown item id 'nope'" in missing.json()["detail"]
     assert client.get("/users/u000003/recommendations", params={"k": 0}).status_code == 422

@@ -1,0 +1,41 @@
+"""Buy again: repeat statistics, the repeat-aware order and the mixed list, by hand."""
+
+import numpy as np
+
+import pandas as pd
+
+from recmodel.buy_again import (frequency_order, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
+                                repeat_share)
+
+
+def test_purchase_histories_keep_repeats_in_time_order_and_skip_other_events():
+    events = pd.DataFrame({"user_id": ["b", "a", "a", "a", "b", "a"], "item_id": ["x", "y", "x", "y", "x", "z"],
+                           "event": ["purchase", "purchase", "purchase", "purchase", "purchase", "view"],
+                           "timestamp": [5.0, 1.0, 2.0, 3.0, 4.0, 0.0]})
+    histories = purchase_histories(events, np.array(["a", "b"]), np.array(["x", "y", "z"]))
+    assert histories.of(0).tolist() == [1, 0, 1] and histories.of(1).tolist() == [0, 0]
+
+
+def test_repeat_rates_and_the_sites_repeat_share():
+    events = pd.DataFrame({"user_id": list("aaabbcdd"), "item_id": list("121002" "20"), "event": "purchase",
+                           "timestamp": np.arange(8.0)})
+    histories = purchase_histories(events, np.array(list("abcd")), np.array(list("012")))
+    assert item_repeat_rates(histories, 3).tolist() == [2 / 4, 2 / 3, 1 / 5]  # (repeaters + 1) / (buyers + 2)
+    assert repeat_share(histories, 3) == 2 / 3  # of the three customers with two purchases, two end on a repeat
+
+
+def test_the_frequency_baseline_and_the_repeat_aware_order():
+    assert frequency_order(np.array([5, 3, 5, 2, 3, 3])).tolist() == [3, 5, 2]  # counts, then the latest
+    items, scores = repeat_scores(np.array([5, 3, 5]), logits=np.zeros(10), repeat_rates=np.full(10, 0.5))
+    assert items.tolist() == [3, 5] and scores[1] > scores[0]  # bought twice beats once when the model is flat
+    items, scores = repeat_scores(np.array([5, 3]), logits=np.where(np.arange(10) == 3, 5.0, 0.0),
+                                  repeat_rates=np.full(10, 0.5))
+    assert scores[0] > scores[1]  # the model breaks the tie
+
+
+def test_the_mixed_list_spreads_the_repeat_share_and_never_repeats_an_item():
+    mixed = mixed_list(["a", "b", "c", "d"], list("vwxyzVWXYZ"), 10, 0.3)
+    assert len(mixed) == 10 and [mixed.index(i) for i in "abc"] == [0, 4, 7] and "d" not in mixed
+    assert mixed_list(["a", "b"], ["a", "x", "y"], 3, 0.5) == ["a", "x", "b"]
+    assert mixed_list([], list("vwx"), 2, 0.3) == ["v", "w"]
+    assert mixed_list(["a", "b"], [], 3, 0.3) == ["a", "b"]  # new items ran out: buy-again fills in
