@@ -61,7 +61,7 @@ def held_out_last(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
 def train(history_file: Path, work: Path, rounds: int) -> Path:
     config = default_run_config(dataset=str(history_file), dp=False, profiles=False, popularity_prior=False,
-                                min_interactions=1, output_dir=str(work), run_name="model")
+                                output_dir=str(work), run_name="model")
     data = load_federated_data(config, num_partitions=1)
     torch.manual_seed(0)
     model = Recommender(model_spec_for(config, data))
