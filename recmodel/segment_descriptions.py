@@ -6,6 +6,10 @@ import numpy as np
 import pandas as pd
 
 
+MIN_LIFT = 1.2  # a category is over-represented in a segment at 1.2x all users' share or more ...
+MIN_POINTS = 0.02  # ... and 2 percentage points above it (7% against 7% is not a finding)
+
+
 def summarise_segments(segments: np.ndarray, k: int, value: pd.DataFrame, shares: pd.DataFrame) -> pd.DataFrame:
     """One row per segment: size, medians of ``value`` (days, counts, spend), its most over-represented
     categories (share of the segment's events against all users') and a one-sentence ``description``.
@@ -25,7 +29,8 @@ def summarise_segments(segments: np.ndarray, k: int, value: pd.DataFrame, shares
         row.update({f"median_{c}": float(median[c]) for c in value.columns})
         share = shares[members].mean(axis=0)
         lift = (share / overall_share.where(overall_share > 0)).fillna(0.0)
-        top = [c for c in lift.sort_values(ascending=False).index if lift[c] > 1 and share[c] >= 0.05][:3]
+        top = [c for c in lift.sort_values(ascending=False).index
+               if lift[c] >= MIN_LIFT and share[c] - overall_share[c] >= MIN_POINTS and share[c] >= 0.05][:3]
         row["top_categories"] = "; ".join(f"{c} ({share[c]:.0%} of events, all users {overall_share[c]:.0%})"
                                           for c in top)
         row["description"] = _sentence(row, top, share, overall_share, median, overall)
@@ -38,6 +43,9 @@ def _sentence(row, top, share, overall_share, median, overall) -> str:
     if top:
         parts.append("over-represented in " + ", ".join(
             f"{c} ({share[c]:.0%} vs {overall_share[c]:.0%})" for c in top))
+    else:
+        parts.append(f"no category stands out (none at {MIN_LIFT:g}x all users' share and "
+                     f"{MIN_POINTS:.0%} points above it)")
     parts.append(f"last active {median['days_since_last_event']:.0f} days before the latest event "
                  f"(all users {overall['days_since_last_event']:.0f})")
     parts.append(f"{median['events']:.0f} events each (all users {overall['events']:.0f})")

@@ -20,3 +20,13 @@ def test_a_segment_is_described_by_its_over_represented_category_and_its_activit
         "(all users 45); 25 events each (all users 3); spend 90.00 each (all users 4.75; medians)")
     assert summary.loc[1, "top_categories"].startswith("Rock")
     assert summary.loc[2, "description"] == "empty segment"
+
+
+def test_a_category_barely_above_everyone_is_not_called_over_represented():
+    segments = np.array([0, 0, 1, 1])
+    value = pd.DataFrame({"days_since_last_event": [1.0, 2, 3, 4], "events": [5, 6, 7, 8], "purchases": [1, 1, 1, 1],
+                          "spend": [1.0, 1, 1, 1]})
+    shares = pd.DataFrame({"Crime": [0.072, 0.072, 0.068, 0.068], "Drama": [0.928, 0.928, 0.932, 0.932]})
+    summary = summarise_segments(segments, 2, value, shares)
+    assert "over-represented" not in summary["description"].iloc[0]
+    assert "no category stands out" in summary["description"].iloc[0]
