@@ -7,9 +7,10 @@ site, from the site's own purchase events with repeats kept (``purchase_historie
 - ``repeat_scores``: for each of a customer's past items, log(times bought + 1) + log(the item's repeat rate at
   the site, add-one smoothed: of its buyers, the share who bought it again) + the model's logit for the item
   given the customer's history, standardised over that customer's past items (so no one term's scale rules);
-- ``repeat_share``: the share of the site's customers whose latest event repeats an earlier item;
-- ``mixed_list``: round(k x repeat share) slots for buy-again items, the rest for new items, each list in its
-  own order, interleaved so that both lead.
+- ``repeat_share``: the share of the site's customers whose latest purchase repeats an earlier one;
+- ``slot_pattern`` and ``mixed_list``: which slots of a k-list take buy-again items, learned at the site by
+  holding out sampled customers' last purchases and counting which list's next rank hits more often
+  (``recmodel.site_recommender.SiteRecommender.mixed``).
 
 ``simulations.buy_again`` measures these against the repeat-frequency baseline (times bought, most recent
 first) on a real purchase log.
@@ -91,20 +92,29 @@ def frequency_order(history: np.ndarray) -> np.ndarray:
     return items[np.lexsort((-last, -counts))]
 
 
-def mixed_list(again: list, new: list, k: int, share: float) -> list:
-    """``k`` items: round(k x share) buy-again items (at least one when ``share`` > 0 and there are any; more
-    when ``new`` runs short), the rest new items not already taken, the buy-again ones spread evenly from the
-    top."""
-    count = min(len(again), int(round(k * share)) or (1 if share > 0 else 0))
-    first = list(again[:count])
-    rest = [item for item in new if item not in first][: k - count]
-    first += list(again[count: count + k - len(first) - len(rest)])
-    total, picked, a, b = len(first) + len(rest), [], 0, 0
-    for position in range(total):
-        if a < len(first) and (b >= len(rest) or a * total <= position * len(first)):
-            picked.append(first[a])
-            a += 1
-        else:
-            picked.append(rest[b])
-            b += 1
+def slot_pattern(hits_again: np.ndarray, hits_new: np.ndarray, k: int) -> list[bool]:
+    """Which of ``k`` slots take the next buy-again item (True) rather than the next new one: greedily, the list
+    whose next rank held out purchases hit more often (``hits_*`` [k]: hits at each rank, from the site's own
+    customers); ties go to new items."""
+    pattern, a, b = [], 0, 0
+    for _ in range(k):
+        take_again = hits_again[a] > hits_new[b] if a < k and b < k else a < k
+        pattern.append(bool(take_again))
+        a, b = (a + 1, b) if take_again else (a, b + 1)
+    return pattern
+
+
+def mixed_list(again: list, new: list, pattern: list[bool]) -> list:
+    """One item per slot of ``pattern`` (True: the next buy-again item, False: the next new one), never one
+    already taken; when the list a slot asks for has run out, the other fills it."""
+    sources, next_of, picked = {True: list(again), False: list(new)}, {True: 0, False: 0}, []
+    for take_again in pattern:
+        for source in (take_again, not take_again):
+            items = sources[source]
+            while next_of[source] < len(items) and items[next_of[source]] in picked:
+                next_of[source] += 1
+            if next_of[source] < len(items):
+                picked.append(items[next_of[source]])
+                next_of[source] += 1
+                break
     return picked

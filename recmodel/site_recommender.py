@@ -25,23 +25,26 @@ stays at the site and releases nothing: it reads the site's own events file.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
-                                repeat_share)
+                                repeat_share, slot_pattern)
 from recmodel.customer_value import customer_value
 from recmodel.data.ad_hoc_users import ad_hoc_users
 from recmodel.data.category_names import category_row_names
 from recmodel.data.examples import candidates_batch
+from recmodel.data.interactions import Users, user_dense_features
 from recmodel.data.profile_features import summarise
-from recmodel.data.schema import DataError
+from recmodel.data.schema import EVENT_LEVEL, DataError
 from recmodel.model.shared_candidates import score_shared_candidates
 from recmodel.serving import ServingData, item_descriptions, load_for_serving, serving_reference_time
 
 PADDING_ROW = 0  # items the run never trained on read this row (catalogue-row models)
+MIX_SAMPLE = 500  # customers whose held-out last purchase decides the mixed list's slots
 
 
 class UnknownId(DataError):
@@ -67,6 +70,7 @@ class SiteRecommender:
         self.item_names = {column: names[column].to_numpy() for column in names.columns}
         self.all_items = np.arange(len(self.catalogue))
         self._repeat: tuple[PurchaseHistories, np.ndarray, float] | None = None
+        self._patterns: dict[int, list[bool]] = {}
 
     @classmethod
     def load(cls, run: str | Path, data: str | Path, *, which: str = "selected") -> "SiteRecommender":
@@ -139,17 +143,41 @@ class SiteRecommender:
                 "items": self._ranked(ranked, k)}
 
     def mixed(self, user_id: str, k: int = 10) -> dict:
-        """``k`` items for a customer: buy-again items in the share of the site's customers whose latest event
-        repeated an earlier one, new items (``recommend``) for the rest."""
+        """``k`` items for a customer: buy-again and new items (``recommend``) in the slots the site's own
+        held-out purchases favour (``mix_pattern``)."""
         again = self.buy_again(user_id, k)["items"]
         new = self.recommend(user_id, k)["items"]
-        share = self._repeat_facts()[2]
+        pattern = self.mix_pattern(k)
         by_id = {item["item_id"]: item for item in again + new}
-        picked = mixed_list([i["item_id"] for i in again], [i["item_id"] for i in new], k, share)
-        return {"user_id": str(user_id), "path": f"mixed: buy again for a {share:.0%} share (the site's repeat "
-                                                 "rate), new items for the rest", **self._round(),
+        picked = mixed_list([i["item_id"] for i in again], [i["item_id"] for i in new], pattern)
+        return {"user_id": str(user_id), "path": f"mixed: {sum(pattern)} of {k} slots buy again, as the site's "
+                                                 "own held-out purchases favour", **self._round(),
                 "items": [{**by_id[item], "rank": rank, "buy_again": item in {i["item_id"] for i in again}}
                           for rank, item in enumerate(picked, start=1)]}
+
+    def mix_pattern(self, k: int, sample: int = MIX_SAMPLE) -> list[bool]:
+        """[k] True where the mixed list takes a buy-again item, learned once per k from the site's own file: for
+        up to ``sample`` customers with two purchases or more (a seeded draw), the last purchase is held out, both
+        lists are built from the rest (the model scoring the history without it), and each slot goes to the list
+        whose next rank hit more often (``recmodel.buy_again.slot_pattern``)."""
+        if k not in self._patterns:
+            histories, rates, _ = self._repeat_facts()
+            eligible = np.flatnonzero(np.diff(histories.offsets) >= 2)
+            rows = np.random.default_rng(0).permutation(eligible)[:sample]
+            hits_again, hits_new = np.zeros(k), np.zeros(k)
+            for row in rows:
+                past = histories.of(row)
+                target, before = past[-1], past[:-1]
+                logits = self._scores(self._without_last(row, before), 0)
+                items, scores = repeat_scores(before, logits, rates)
+                again = items[np.argsort(-scores, kind="stable")][:k]
+                logits[np.unique(before)] = -np.inf
+                new = np.argsort(-logits, kind="stable")[:k]
+                for hits, ranked in ((hits_again, again), (hits_new, new)):
+                    found = np.flatnonzero(ranked == target)
+                    hits[found] += 1
+            self._patterns[k] = slot_pattern(hits_again, hits_new, k)
+        return self._patterns[k]
 
     # ----- profiles -------------------------------------------------------------------------------------------
     def profile(self, user_id: str, top_categories: int = 3) -> dict:
@@ -169,6 +197,17 @@ class SiteRecommender:
                 "value": {key: (float(v) if np.isfinite(v) else None) for key, v in value.items()}}
 
     # ----- internals ------------------------------------------------------------------------------------------
+    def _without_last(self, row: int, before: np.ndarray) -> Users:
+        """Customer ``row`` as a one-user block whose history is the distinct items of ``before`` (oldest first)."""
+        distinct = before[np.sort(np.unique(before, return_index=True)[1])]
+        one = self.users.subset(np.array([row]))
+        time_of = dict(zip(one.train_items.tolist(), one.train_times.tolist()))
+        levels = np.full(len(distinct), EVENT_LEVEL["purchase"], dtype=np.int64)
+        offsets = np.array([0, len(distinct)], dtype=np.int64)
+        return replace(one, train_offsets=offsets, train_items=distinct, train_levels=levels,
+                       train_times=np.array([time_of.get(int(i), 0.0) for i in distinct]),
+                       dense=user_dense_features(distinct, levels, offsets, self.catalogue))
+
     def _customer(self, user_id) -> int:
         row = self.row_of_user.get(str(user_id))
         if row is None:

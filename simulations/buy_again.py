@@ -10,7 +10,8 @@ site. Every list is scored on the held-out item with HR@10 and NDCG@10, over all
 - ``popularity`` and ``model (new items)``: lists that skip seen items (what ``fedrec recommend`` gives);
 - ``repeat frequency``: the customer's past items by times bought, latest first (the buy-again baseline);
 - ``buy again``: ``recmodel.buy_again.repeat_scores`` (``SiteRecommender.buy_again``);
-- ``mixed``: ``SiteRecommender.mixed``, buy-again items in the site's repeat share, new items for the rest;
+- ``mixed``: ``SiteRecommender.mixed``, buy-again and new items in the slots the site's own held-out
+  purchases favour;
 - ``mixed (frequency)``: the same mix with the repeat-frequency list, to separate the two parts.
 
 Writes ``<work-dir>/buy_again.json`` and prints the table.
@@ -110,18 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         lists = {"popularity": [i for i in popular if i not in seen][:K], "model (new items)": new,
                  "repeat frequency": frequency, "buy again": [i["item_id"] for i in site.buy_again(user_id, K)["items"]],
                  "mixed": [i["item_id"] for i in site.mixed(user_id, K)["items"]],
-                 "mixed (frequency)": mixed_list(frequency, new, K, share)}
+                 "mixed (frequency)": mixed_list(frequency, new, site.mix_pattern(K))}
         for name, (hit, gain) in scores_of(lists, target).items():
             totals.setdefault(name, [0.0, 0.0])
             totals[name][0] += hit
             totals[name][1] += gain
     users = len(targets)
     result = {"customers": users, "held_out_repeats": repeats / users, "site_repeat_share": share,
+              "mix_pattern": ["buy again" if slot else "new" for slot in site.mix_pattern(K)],
               "lists": {name: {"hr@10": hit / users, "ndcg@10": gain / users} for name, (hit, gain) in totals.items()},
               "seconds": round(time.monotonic() - started, 1)}
     (work / "buy_again.json").write_text(json.dumps(result, indent=2))
     print(f"{users:,} customers; {result['held_out_repeats']:.1%} of held-out purchases repeat an earlier item; "
-          f"repeat share the site estimates from its own file: {share:.1%}")
+          f"repeat share the site estimates from its own file: {share:.1%}; mixed slots: "
+          + "".join("A" if slot else "n" for slot in site.mix_pattern(K)) + " (A: buy again, n: new)")
     print(f"{'list':<20} | {'HR@10':>7} | {'NDCG@10':>7}")
     for name, figures in result["lists"].items():
         print(f"{name:<20} | {figures['hr@10']:>7.4f} | {figures['ndcg@10']:>7.4f}")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from recmodel.buy_again import (frequency_order, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
-                                repeat_share)
+                                repeat_share, slot_pattern)
 
 
 def test_purchase_histories_keep_repeats_in_time_order_and_skip_other_events():
@@ -33,9 +33,11 @@ def test_the_frequency_baseline_and_the_repeat_aware_order():
     assert scores[0] > scores[1]  # the model breaks the tie
 
 
-def test_the_mixed_list_spreads_the_repeat_share_and_never_repeats_an_item():
-    mixed = mixed_list(["a", "b", "c", "d"], list("vwxyzVWXYZ"), 10, 0.3)
-    assert len(mixed) == 10 and [mixed.index(i) for i in "abc"] == [0, 4, 7] and "d" not in mixed
-    assert mixed_list(["a", "b"], ["a", "x", "y"], 3, 0.5) == ["a", "x", "b"]
-    assert mixed_list([], list("vwx"), 2, 0.3) == ["v", "w"]
-    assert mixed_list(["a", "b"], [], 3, 0.3) == ["a", "b"]  # new items ran out: buy-again fills in
+def test_slots_go_to_the_list_whose_next_rank_hits_more_and_the_mixed_list_follows_them():
+    pattern = slot_pattern(np.array([9, 5, 2, 1]), np.array([6, 4, 3, 0]), 4)
+    assert pattern == [True, False, True, False]  # 9 > 6: again; 5 < 6: new; 5 > 4: again; 2 < 4: new
+    assert slot_pattern(np.zeros(3), np.zeros(3), 3) == [False, False, False]  # ties go to new items
+    assert mixed_list(["a", "b"], ["x", "y"], [True, False, True, False]) == ["a", "x", "b", "y"]
+    assert mixed_list(["a", "b"], ["a", "x", "y"], [True, False, True]) == ["a", "x", "b"]  # never twice
+    assert mixed_list([], list("vwx"), [True, True]) == ["v", "w"]  # buy-again ran out: new items fill in
+    assert mixed_list(["a", "b"], [], [False, False, False]) == ["a", "b"]
