@@ -11,6 +11,7 @@ Endpoints (OpenAPI docs at ``/docs``, the schema at ``/openapi.json``):
 | ``GET /users/{user_id}/buy-again`` | the customer's own past items, most likely to be bought again first |
 | ``GET /users/{user_id}/mixed`` | buy-again and new items in the site's repeat share |
 | ``GET /items/{item_id}/similar`` | the k most similar items |
+| ``GET /audiences?item=X`` or ``?category=C``, ``&size=N`` | the N customers most likely to act on it |
 | ``GET /users/{user_id}/profile`` | top interest categories, profile embedding, recency/frequency/spend |
 
 Query parameters of the recommendation endpoints: ``k``, ``exclude`` (repeatable item id), ``keep_seen``,
@@ -91,6 +92,11 @@ def create_app(site: SiteRecommender) -> FastAPI:
     @app.get("/items/{item_id}/similar")
     def similar(item_id: str, k: int = Query(10, ge=1)) -> dict:
         return answer(site.similar_items, item_id, k)
+
+    @app.get("/audiences")
+    def audience(item: str | None = None, category: str | None = None, size: int = Query(100, ge=1),
+                 include_past: bool = False) -> dict:
+        return answer(site.audience, item_id=item, category=category, size=size, include_past=include_past)
 
     @app.get("/users/{user_id}/profile")
     def profile(user_id: str, top: int = Query(3, ge=1)) -> dict:

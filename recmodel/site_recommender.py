@@ -7,6 +7,7 @@
     site.recommend_for_history(["i000010", "i000311"], k=5)               # a session or a new visitor
     site.similar_items("i000010", k=10)
     site.buy_again("u000042", k=10); site.mixed("u000042", k=10)   # repeat purchases (recmodel.buy_again)
+    site.audience(item_id="i000010", size=500); site.audience(category="cat03", size=500)
     site.profile("u000042")
 
 Every answer is a dict (JSON-ready) naming the model round it came from and the ``path`` that answered:
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recmodel.audiences import already_acted, audience_scores, top_audience
 from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
                                 repeat_share, slot_pattern)
 from recmodel.customer_value import customer_value
@@ -41,6 +43,7 @@ from recmodel.data.interactions import Users, user_dense_features
 from recmodel.data.profile_features import summarise
 from recmodel.data.schema import EVENT_LEVEL, DataError
 from recmodel.model.shared_candidates import score_shared_candidates
+from recmodel.segments import kmeans
 from recmodel.serving import ServingData, item_descriptions, load_for_serving, serving_reference_time
 
 PADDING_ROW = 0  # items the run never trained on read this row (catalogue-row models)
@@ -71,6 +74,7 @@ class SiteRecommender:
         self.all_items = np.arange(len(self.catalogue))
         self._repeat: tuple[PurchaseHistories, np.ndarray, float] | None = None
         self._patterns: dict[int, list[bool]] = {}
+        self._segments: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
     def load(cls, run: str | Path, data: str | Path, *, which: str = "selected") -> "SiteRecommender":
@@ -178,6 +182,41 @@ class SiteRecommender:
                     hits[found] += 1
             self._patterns[k] = slot_pattern(hits_again, hits_new, k)
         return self._patterns[k]
+
+    # ----- audiences ------------------------------------------------------------------------------------------
+    def audience(self, *, item_id: str | None = None, category: str | None = None, size: int = 100,
+                 include_past: bool = False) -> dict:
+        """The ``size`` customers most likely to act on ``item_id`` or on any item of ``category``
+        (``recmodel.audiences``), best first, with their score and segment (when the run has a profile model);
+        customers who already interacted with every target item are left out unless ``include_past``."""
+        if (item_id is None) == (category is None):
+            raise DataError("an audience needs exactly one of an item id or a category")
+        if item_id is not None:
+            targets = np.array([self._item_position(item_id)])
+        else:
+            targets = np.flatnonzero(self.catalogue.categories.astype(str) == str(category))
+            targets = targets[self.serving.known_items[targets]]
+            if not len(targets):
+                raise UnknownId(f"no trained item in category {category!r}")
+        scores = audience_scores(self.model.dlrm, self.catalogue, self.users, self.config.history_length, targets,
+                                 self.serving.profiles)
+        rows = top_audience(scores, size, None if include_past else already_acted(self.users, targets))
+        segments = self.segments()
+        return {"item_id": item_id, "category": category, **self._round(),
+                "path": "log-probability of the target among the catalogue",
+                "customers": [{"user_id": str(self.users.user_ids[r]), "rank": rank, "score": round(float(scores[r]), 6),
+                               **({"segment": int(segments[r])} if segments is not None else {})}
+                              for rank, r in enumerate(rows, start=1)]}
+
+    def segments(self, count: int = 6, seed: int = 0) -> np.ndarray | None:
+        """[U] k-means segment of every customer on the profile embeddings, as ``fedrec profile`` computes them
+        (None without a profile model)."""
+        if self.serving.profiles is None:
+            return None
+        key = (count, seed)
+        if key not in self._segments:
+            self._segments[key] = kmeans(self.serving.profiles, min(count, len(self.users)), seed=seed)
+        return self._segments[key]
 
     # ----- profiles -------------------------------------------------------------------------------------------
     def profile(self, user_id: str, top_categories: int = 3) -> dict:

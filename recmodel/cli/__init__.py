@@ -1,5 +1,5 @@
-"""The ``fedrec`` command line: ``run``, ``audit``, ``data ...``, ``recommend``, ``profile``, ``serve``, ``site ...``,
-``deploy ...``.
+"""The ``fedrec`` command line: ``run``, ``audit``, ``data ...``, ``recommend``, ``audience``, ``profile``, ``serve``,
+``site ...``, ``deploy ...``.
 
 Expected failures (bad input, missing or unreadable files, permissions, bad
 arguments) end with one line naming the file and problem, exit 2. Anything

@@ -44,6 +44,24 @@ def register(commands) -> None:
     rec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     rec.set_defaults(handler=run_recommend)
 
+    aud = commands.add_parser(
+        "audience", help="the customers most likely to act on an item or a category (a campaign audience)",
+        description="The --size customers of a partner's events file most likely to act on --item or on any item of "
+                    "--category (the model's log-probability of the target among the catalogue), best first, with "
+                    "their score and profile segment. Customers who already interacted with every target item are "
+                    "left out unless --include-past.")
+    aud.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
+    aud.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    target = aud.add_mutually_exclusive_group(required=True)
+    target.add_argument("--item", help="an item id of --data")
+    target.add_argument("--category", help="a category of --data")
+    aud.add_argument("--size", type=positive_int, default=1000, help="customers in the audience (default 1000)")
+    aud.add_argument("--include-past", action="store_true", help="also customers who already interacted with it")
+    aud.add_argument("--out", required=True, help="CSV: user_id, rank, score, [segment,] model_round")
+    aud.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_model_choice(aud)
+    aud.set_defaults(handler=run_audience)
+
     prof = commands.add_parser(
         "profile", help="user profiles, interests and segments with a run's profile model",
         description="Per user of a partner's events file: the profile embedding, top interest categories, a "
@@ -166,6 +184,23 @@ def _repeat_lists(args, out, users_filter) -> int:
     write_atomically(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
     print(f"wrote {'buy-again' if args.buy_again else 'mixed'} lists (top {args.top_k}) for {len(user_ids):,} users "
           f"to {out}")
+    return 0
+
+
+def run_audience(args) -> int:
+    import pandas as pd
+
+    from recmodel.site_recommender import SiteRecommender
+
+    out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".csv",), force=args.force)
+    site = SiteRecommender.load(args.run, args.data, which=args.model)
+    print(f"model: {site.serving.served.why}; {site.serving.served.folder}")
+    answer = site.audience(item_id=args.item, category=args.category, size=args.size, include_past=args.include_past)
+    table = pd.DataFrame(answer["customers"])
+    table["model_round"] = answer["model_round"]
+    write_atomically(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    target = f"item {args.item}" if args.item else f"category {args.category}"
+    print(f"wrote an audience of {len(table):,} customers for {target} to {out}")
     return 0
 
 
