@@ -48,6 +48,9 @@ def register(commands) -> None:
                      help="rows read per chunk (default: 500000)")
     for role in ("user", "item", "timestamp", "event", "partner", "category", "price"):
         imp.add_argument(f"--{role}", help=f"generic formats: source column holding {role}")
+    imp.add_argument("--quantity", help="generic formats: source column holding the quantity: a row with quantity > 0 "
+                                        "is a purchase (unless --event says otherwise), one with quantity <= 0 (a "
+                                        "return or cancellation) is dropped and counted")
     imp.add_argument("--timestamp-unit", choices=["s", "ms", "iso"], default="s",
                      help="generic formats: unit of the timestamp column (default: s)")
     imp.add_argument("--min-timestamp", type=float, default=MIN_TIMESTAMP,
@@ -105,7 +108,8 @@ def run_import(args) -> int:
     from recmodel.data.importers import ImportOptions, import_events
 
     checked_output(args.out, inputs=[args.source], suffixes=(".parquet",), force=args.force)
-    mapping = {role: getattr(args, role) for role in ("user", "item", "timestamp", "event", "partner", "category", "price")}
+    mapping = {role: getattr(args, role) for role in ("user", "item", "timestamp", "event", "partner", "category", "price",
+                                                      "quantity")}
     mapping.update(timestamp_unit=args.timestamp_unit, user_attributes=args.user_attribute)
     report = import_events(args.format, args.source, args.out,
                            ImportOptions(skip_bad_rows=args.skip_bad_rows, chunk_rows=args.chunk_rows, mapping=mapping,

@@ -208,6 +208,9 @@ def import_taobao(source: Path, out: Path, options: ImportOptions) -> RowReport:
 
 
 # --- generic ---------------------------------------------------------------
+RETURNS = "returns and cancellations (quantity <= 0)"
+
+
 def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataFrame:
     mapping = options.mapping
     required = [mapping["user"], mapping["item"], mapping["timestamp"]]
@@ -216,6 +219,11 @@ def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataF
         chunk, lines = check_prices(chunk, mapping["price"], lines, report)
     chunk, lines = parse_timestamps(chunk, mapping["timestamp"], lines, report, unit=mapping.get("timestamp_unit", "s"),
                                     bounds=options.timestamp_bounds)
+    if mapping.get("quantity"):
+        chunk, lines = parse_numbers(chunk, [mapping["quantity"]], lines, report)
+        bought = chunk[mapping["quantity"]].to_numpy(dtype=float) > 0
+        report.skipped[RETURNS] += int((~bought).sum())  # a rule, not bad data: counted, never an error
+        chunk, lines = chunk[bought], lines[bought]
     events = pd.DataFrame({"user_id": chunk[mapping["user"]].astype(str).str.strip(),
                            "item_id": chunk[mapping["item"]].astype(str).str.strip(),
                            "timestamp": chunk[mapping["timestamp"]].to_numpy()})
@@ -229,7 +237,7 @@ def _generic_to_events(chunk, lines, report, options: ImportOptions) -> pd.DataF
         events, chunk = events[keep], chunk[keep]
         events["event"] = values[keep].to_numpy()
     else:
-        events["event"] = "view"
+        events["event"] = "purchase" if mapping.get("quantity") else "view"
     for target in ("partner", "category"):
         if mapping.get(target):
             events[f"{target}_id" if target == "partner" else target] = chunk[mapping[target]].astype(str).to_numpy()

@@ -119,3 +119,20 @@ def test_the_real_ml_latest_small_imports_strictly_without_a_bad_row(tmp_path):
     events = load_events(tmp_path / "ml.parquet")
     assert report.rows_read == 100_836 and not report.skipped
     assert len(events) == 100_836 and events["user_id"].nunique() == 610
+
+
+def test_a_quantity_column_makes_purchases_and_drops_returns_and_cancellations(tmp_path):
+    """The UCI Online Retail shape: cancelled invoices and returns carry quantity <= 0."""
+    source = tmp_path / "retail.parquet"
+    pd.DataFrame({"InvoiceNo": ["536365", "536365", "C536379", "536380"], "StockCode": ["85123A", "71053", "D", "22086"],
+                  "Quantity": [6, 6, -1, 0], "InvoiceDate": ["2010-12-01 08:26:00"] * 3 + ["2010-12-01 09:41:00"],
+                  "UnitPrice": [2.55, 3.39, 27.5, 2.1], "CustomerID": [17850.0, 17850.0, 14527.0, 17850.0]}
+                 ).to_parquet(source, index=False)
+    out = tmp_path / "events.parquet"
+    report = import_events("parquet", source, out, ImportOptions(mapping={
+        "user": "CustomerID", "item": "StockCode", "timestamp": "InvoiceDate", "timestamp_unit": "iso",
+        "price": "UnitPrice", "quantity": "Quantity"}))
+    events = pd.read_parquet(out)
+    assert sorted(events["item_id"]) == ["71053", "85123A"] and set(events["event"]) == {"purchase"}
+    assert report.skipped["returns and cancellations (quantity <= 0)"] == 2
+    assert "returns and cancellations (quantity <= 0)" in report.summary()
