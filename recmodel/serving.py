@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from recmodel.config import RunConfig
-from recmodel.data.interactions import Catalogue, Users, split_leave_last_out, with_trained_rows
+from recmodel.data.interactions import (Catalogue, Users, split_leave_last_out, with_model_categories,
+                                        with_trained_rows)
 from recmodel.data.profile_features import ProfileInputs, summarise
 from recmodel.data.schema import DataError, load_events
 from recmodel.model.bundle import Recommender
@@ -65,7 +66,14 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
     if len(split.attribute_names) != model.spec.dlrm.num_user_attributes:
         raise DataError(f"{data_file}: has user attributes {list(split.attribute_names)} but the model was trained "
                         f"with {model.spec.dlrm.num_user_attributes}; use data in the training run's schema")
-    summaries = summarise(split.catalogue, split.users, category_buckets=config.category_buckets,
+    catalogue = split.catalogue
+    if model.spec.dlrm.catalogue_rows:
+        if saved.item_ids is None:
+            raise DataError(f"{run_dir}: the model gives each training-catalogue item its own row, but its model.json "
+                            "lists no catalogue_item_ids to map items to rows")
+        catalogue = with_trained_rows(catalogue, saved.item_ids)
+    catalogue = with_model_categories(catalogue, saved.category_names, config.category_buckets)
+    summaries = summarise(catalogue, split.users, category_buckets=config.category_buckets,
                           attribute_buckets=config.attribute_buckets, reference_time=serving_reference_time(
                               config, split.users.train_times))
     selected = np.arange(len(split.users))
@@ -78,12 +86,6 @@ def load_for_serving(run_dir: str | Path, data_file: str | Path, *, users: list[
     known = np.ones(len(split.catalogue), dtype=bool)
     if saved.item_ids is not None:
         known = np.isin(split.catalogue.item_ids.astype(str), np.asarray(saved.item_ids, dtype=str))
-    catalogue = split.catalogue
-    if model.spec.dlrm.catalogue_rows:
-        if saved.item_ids is None:
-            raise DataError(f"{run_dir}: the model gives each training-catalogue item its own row, but its model.json "
-                            "lists no catalogue_item_ids to map items to rows")
-        catalogue = with_trained_rows(catalogue, saved.item_ids)
     return ServingData(served, tuple(split.attribute_names), config, model, catalogue, split.users, summaries,
                        model.user_profiles(summaries.features), selected, known, events)
 

@@ -146,7 +146,7 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
             central = evaluate_bundle(model, data.catalogue, data.users, config)
             if is_new_best(recorder.rows, central, k):  # kept on disk: the selection survives resume-from
                 save_model(selected_folder(run.path, server_round), model.state_dict(), spec, config.to_mapping(),
-                           list(map(str, data.catalogue.item_ids)))
+                           list(map(str, data.catalogue.item_ids)), data.catalogue.category_names)
         recorder.finish_round(server_round, central)
         if config.dp or config.central_dp:
             write_privacy_report(run.path, build_report(config, recorder, finished=False,
@@ -189,7 +189,8 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
                                                recorder=recorder, top_k=k, refusals=refusals)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
                                    strategy.central_privacy_spent(), personalisation,
-                                   None if data is None else data.catalogue.item_ids, preflight)
+                                   None if data is None else data.catalogue.item_ids, preflight,
+                                   None if data is None else data.catalogue.category_names)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
@@ -268,7 +269,7 @@ def _data_facts(data: FederatedData | None, checks: SiteChecks) -> dict:
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason, central_spent,
-                          personalisation=None, item_ids=None, preflight=None) -> str:
+                          personalisation=None, item_ids=None, preflight=None, category_names=None) -> str:
     """Model, summary, plots and privacy report; returns the run status.
 
     ``failed``: a round had fewer than ``min-partners`` successful partners;
@@ -279,7 +280,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
     k = config.top_k
     status, notes = recorder.outcome(config.min_partners)
     end_reason += notes
-    run.save_model(final_arrays.to_torch_state_dict(), spec, config, item_ids)
+    run.save_model(final_arrays.to_torch_state_dict(), spec, config, item_ids, category_names)
     evaluated = [r for r in recorder.rows if r["central"] or r["federated"]]
     final = evaluated[-1] if evaluated else {"central": None, "federated": None}
     summary = {

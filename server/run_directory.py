@@ -66,10 +66,12 @@ class RunDirectory:
         text = "".join(json.dumps(_finite(row), sort_keys=True) + "\n" for row in rows)
         write_atomically(self.path / "metrics.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
-    def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig, item_ids=None) -> Path:
+    def save_model(self, state_dict: dict, spec: BundleSpec, config: RunConfig, item_ids=None,
+                   category_names=None) -> Path:
         """``model.pt`` (weights only) and ``model.json`` (spec, run config, catalogue): see ``recmodel.model.model_file``."""
         return save_model(self.path, state_dict, spec, config.to_mapping(),
-                          None if item_ids is None else list(map(str, item_ids)))
+                          None if item_ids is None else list(map(str, item_ids)),
+                          None if category_names is None else list(category_names))
 
 
 def _finite(value):

@@ -24,6 +24,7 @@ from recmodel.audiences import already_acted, audience_scores, top_audience
 from recmodel.cli.arguments import positive_int
 from recmodel.config import RunConfig
 from recmodel.data.federated import load_federated_data
+from recmodel.data.interactions import with_model_categories
 from recmodel.model.bundle import site_profiles
 from recmodel.model.model_file import load_model
 from recmodel.model.served_model import served_model
@@ -35,7 +36,8 @@ def lift(run: Path, size: int, targets: int) -> dict:
     recorded = json.loads((Path(run) / "config.json").read_text())
     config = RunConfig.from_mapping(recorded["run_config"])
     data = load_federated_data(config, num_partitions=int(recorded["num_partners"]))
-    users, catalogue, model = data.users, data.catalogue, saved.model
+    users, model = data.users, saved.model
+    catalogue = with_model_categories(data.catalogue, saved.category_names, config.category_buckets)
     profiles = site_profiles(model, catalogue, users, config)
     result = {}
     for kind in ("item", "category"):

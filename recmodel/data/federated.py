@@ -55,6 +55,8 @@ def load_federated_data(config: RunConfig, num_partitions: int, *, catalogue_pat
     declares one in simulation): the item space is that file's items, not the items of the events
     (``recmodel.data.declared_catalogue``).
     """
+    at_deployed_site = bool(catalogue_path)  # category names stay hashed: the coordinator's model file cannot
+    # record the names a deployed site's catalogue holds, and serving must map them to the same rows
     catalogue_path = str(Path(catalogue_path or config.catalogue).expanduser().resolve()) \
         if (catalogue_path or config.catalogue) else ""
     source = config.dataset
@@ -78,13 +80,14 @@ def load_federated_data(config: RunConfig, num_partitions: int, *, catalogue_pat
         config.seed,
         catalogue_path,
         Path(catalogue_path).stat().st_mtime if catalogue_path else 0.0,
+        not at_deployed_site,
     )
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(source, _stamp, num_partitions, users, items, categories, item_buckets,
                  category_buckets, attribute_buckets, min_interactions, seed, catalogue_path="",
-                 _catalogue_stamp=0.0) -> FederatedData:
+                 _catalogue_stamp=0.0, distinct_categories=False) -> FederatedData:
     if source == "synthetic":
         if users < num_partitions:
             raise DataError(
@@ -107,6 +110,7 @@ def _load_cached(source, _stamp, num_partitions, users, items, categories, item_
         min_interactions=min_interactions,
         source=source,
         items=declared,
+        distinct_categories=distinct_categories,
     )
     partitions = partition_users(split.users, num_partitions, seed=seed)
     for site, rows in enumerate(partitions):

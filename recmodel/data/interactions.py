@@ -48,6 +48,8 @@ class Catalogue:
     popularity: np.ndarray
     item_buckets: int  # rows of the item tables that item_rows index (1..item_buckets-1; 0 is padding)
     catalogue_rows: bool = False  # True: item_rows = 1 + catalogue position (no two items share a row)
+    category_names: tuple[str, ...] | None = None  # set: category_rows = 1 + index here (no two share a row);
+    # None: category names hashed into the category buckets
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -121,6 +123,7 @@ def split_leave_last_out(
     source: str = "events",
     holdout: bool = True,
     items: pd.DataFrame | None = None,
+    distinct_categories: bool = False,
 ) -> SplitData:
     """Build the catalogue and the per-user temporal split from an events table.
 
@@ -128,6 +131,9 @@ def split_leave_last_out(
     "already seen"); ``valid_item``/``test_item`` then repeat the last one.
     ``items`` (a deployed site's declared catalogue, ``recmodel.data.declared_catalogue``): the catalogue is
     these items, with their category and price, whatever the events hold; ``events`` must be on them only.
+    ``distinct_categories``: when the catalogue has fewer categories than category rows, each gets its own row
+    (1 + its index among the sorted names, ``Catalogue.category_names``) instead of a hashed one, so no two share
+    a row (a shared catalogue only: every party must see the same names; a model file records them).
     """
     interactions = _interactions(events)
     per_user = interactions.groupby("user_id", sort=True).size()
@@ -140,6 +146,9 @@ def split_leave_last_out(
             f"({dropped} users dropped); lower min-interactions or add data"
         )
     catalogue = _catalogue(events if items is None else items, interactions, item_buckets, category_buckets)
+    names = sorted(set(catalogue.categories.astype(str).tolist()))
+    if distinct_categories and len(names) < category_buckets:
+        catalogue = with_category_names(catalogue, names)
     position = pd.Series(np.arange(len(catalogue)), index=catalogue.item_ids)
     interactions = interactions.assign(position=position.loc[interactions["item_id"]].to_numpy())
     users, attribute_names = _users(events, interactions, catalogue, attribute_buckets, holdout)
@@ -228,6 +237,23 @@ def user_dense_features(train_items, train_levels, offsets, catalogue) -> np.nda
     price /= np.maximum(counts, 1)
     dense = np.column_stack([shares, np.log1p(counts) / PRICE_SCALE, price])
     return dense.astype(np.float32)
+
+
+def with_category_names(catalogue: Catalogue, names: list[str]) -> Catalogue:
+    """``catalogue`` with category rows 1 + index of each item's category in ``names`` (a category ``names`` lacks
+    gets row 0, padding): the rows a model trained with ``distinct_categories`` used."""
+    row_of = {str(name): row for row, name in enumerate(names, start=1)}
+    rows = np.array([row_of.get(str(c), 0) for c in catalogue.categories], dtype=np.int64)
+    return dataclasses.replace(catalogue, category_rows=rows, category_names=tuple(map(str, names)))
+
+
+def with_model_categories(catalogue: Catalogue, names: list[str] | None, buckets: int) -> Catalogue:
+    """``catalogue`` with the category rows a model used: its recorded ``names`` (one row each), or, for a model
+    that recorded none, the names hashed into ``buckets`` rows."""
+    if names is not None:
+        return with_category_names(catalogue, names)
+    return dataclasses.replace(catalogue, category_rows=hash_to_buckets(catalogue.categories, buckets),
+                               category_names=None)
 
 
 def with_trained_rows(catalogue: Catalogue, trained_item_ids: list[str]) -> Catalogue:

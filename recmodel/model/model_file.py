@@ -45,18 +45,21 @@ class SavedModel:
     model: Recommender  # in eval mode
     run_config: dict
     item_ids: list[str] | None  # the training catalogue's raw item ids, when the run recorded them
+    category_names: list[str] | None = None  # category row r + 1 is category_names[r] (None: names were hashed)
 
 
 def save_model(folder: str | Path, state_dict: dict, spec: BundleSpec, run_config: dict,
-               item_ids: list[str] | None = None) -> Path:
+               item_ids: list[str] | None = None, category_names: list[str] | None = None) -> Path:
     """Write ``model.pt`` (weights) and ``model.json`` (spec, run config, catalogue) atomically into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
     write_atomically(folder / WEIGHTS_FILE, lambda path: torch.save(weights, path))
     catalogue = None if item_ids is None else [str(i) for i in item_ids]
+    categories = None if category_names is None else [str(c) for c in category_names]
     document = {"format": FORMAT, "model_spec": spec.to_dict(), "run_config": run_config,
-                "catalogue_item_ids": catalogue, BINDING: binding(folder / WEIGHTS_FILE, catalogue)}
+                "catalogue_item_ids": catalogue, "catalogue_categories": categories,
+                BINDING: binding(folder / WEIGHTS_FILE, catalogue, categories)}
     write_atomically(folder / SPEC_FILE, lambda path: path.write_text(json.dumps(document, indent=2, sort_keys=True)))
     return folder / WEIGHTS_FILE
 
@@ -94,19 +97,23 @@ def load_model(path: str | Path) -> SavedModel:
             raise ModelFileError(f"{weights_path}: tensor '{name}' holds NaN or infinite values")
     model.load_state_dict(weights)
     model.eval()
-    item_ids = document.get("catalogue_item_ids")
-    if item_ids is not None and not (isinstance(item_ids, list) and all(isinstance(i, str) for i in item_ids)):
-        raise ModelFileError(f"{spec_path}: catalogue_item_ids must be a list of strings")
-    if BINDING in document and document[BINDING] != binding(weights_path, item_ids):
-        raise ModelFileError(f"{spec_path}: its catalogue_item_ids (or {WEIGHTS_FILE}) changed after the model was "
-                             "saved: the weights' item rows would be served under other item ids")
-    return SavedModel(model, document["run_config"], item_ids)
+    item_ids, categories = document.get("catalogue_item_ids"), document.get("catalogue_categories")
+    for key, values in (("catalogue_item_ids", item_ids), ("catalogue_categories", categories)):
+        if values is not None and not (isinstance(values, list) and all(isinstance(i, str) for i in values)):
+            raise ModelFileError(f"{spec_path}: {key} must be a list of strings")
+    if BINDING in document and document[BINDING] != binding(weights_path, item_ids, categories):
+        raise ModelFileError(f"{spec_path}: its catalogue_item_ids or catalogue_categories (or {WEIGHTS_FILE}) changed "
+                             "after the model was saved: the weights' rows would be served under other ids")
+    return SavedModel(model, document["run_config"], item_ids, categories)
 
 
-def binding(weights_path: Path, item_ids: list[str] | None) -> str:
-    """SHA-256 over the weights file and the catalogue's item ids in order: ties each row to its item id."""
+def binding(weights_path: Path, item_ids: list[str] | None, categories: list[str] | None = None) -> str:
+    """SHA-256 over the weights file, the catalogue's item ids in order and (when recorded) its category names
+    in order: ties each row to its id (files without category names hash as before)."""
     digest = hashlib.sha256(weights_path.read_bytes())
     digest.update(json.dumps(item_ids).encode("utf-8"))
+    if categories is not None:
+        digest.update(json.dumps(categories).encode("utf-8"))
     return digest.hexdigest()
 
 

@@ -29,7 +29,8 @@ def trained_run(tmp_path_factory):
         run_private_round(model, data.catalogue, data.site_users(0), config, state_dir=folder / "state",
                           partner="p", run_id="r", server_round=server_round, max_epsilon=10.0)
     run = RunDirectory.create(config)
-    run.save_model(model.state_dict(), model.spec, config, item_ids=data.catalogue.item_ids)
+    run.save_model(model.state_dict(), model.spec, config, item_ids=data.catalogue.item_ids,
+                   category_names=data.catalogue.category_names)
     events = generate_events(SyntheticSpec(users=USERS, items=ITEMS, categories=CATEGORIES, partners=1, seed=config.seed))
     events_file = folder / "partner-events.parquet"
     events.to_parquet(events_file, index=False)

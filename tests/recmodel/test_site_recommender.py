@@ -115,6 +115,7 @@ def test_buy_again_ranks_only_the_customers_own_purchases_and_the_mixed_list_hol
 def test_profiles_name_categories_and_value(site):
     profile = site.profile("u000003")
     assert len(profile["top_categories"]) == 3 and len(profile["profile"]) == 16
+    assert all(" or " not in c["category"] and c["category"].startswith("cat") for c in profile["top_categories"])
     assert abs(sum(c["share"] for c in profile["top_categories"])) <= 1.0
     assert profile["value"]["events"] > 0
     with pytest.raises(UnknownId):

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recmodel.data.interactions import split_leave_last_out
+from recmodel.data.interactions import split_leave_last_out, with_category_names
 from recmodel.data.schema import DataError
+from recmodel.data.synthetic import SyntheticSpec, generate_events
 
 
 def _events(rows):
@@ -48,3 +49,22 @@ def test_subset_keeps_each_users_items(tiny_data):
     for new, old in enumerate(rows):
         assert (subset.train_items_of(new) == users.train_items_of(old)).all()
         assert subset.test_item[new] == users.test_item[old]
+
+
+def test_few_categories_get_a_row_each_in_a_shared_catalogue_and_stay_hashed_otherwise():
+    events = generate_events(SyntheticSpec(users=60, items=40, categories=20, partners=1, seed=0))
+    split = split_leave_last_out(events, item_buckets=0, category_buckets=64, attribute_buckets=8,
+                                 distinct_categories=True)
+    catalogue = split.catalogue
+    names = sorted(set(catalogue.categories))
+    assert catalogue.category_names == tuple(names)
+    pairs = set(zip(catalogue.categories, catalogue.category_rows))
+    assert len(pairs) == len(names) == len({row for _, row in pairs})  # one row per category, none shared
+    assert all(row == 1 + names.index(name) for name, row in pairs)
+    hashed = split_leave_last_out(events, item_buckets=0, category_buckets=64, attribute_buckets=8).catalogue
+    assert hashed.category_names is None
+    too_many = split_leave_last_out(events, item_buckets=0, category_buckets=8, attribute_buckets=8,
+                                    distinct_categories=True).catalogue
+    assert too_many.category_names is None  # 20 names, 7 rows: hashed
+    remapped = with_category_names(hashed, names[:-1])
+    assert (remapped.category_rows[hashed.categories == names[-1]] == 0).all()  # a name the model lacks: padding

@@ -109,6 +109,18 @@ def test_a_reordered_catalogue_is_refused(tmp_path, tiny_spec, tiny_config):
         load_model(folder)
 
 
+def test_category_names_are_recorded_and_bound_to_the_weights(tmp_path, tiny_spec, tiny_config):
+    folder = tmp_path / "run"
+    save_model(folder, Recommender(tiny_spec).state_dict(), tiny_spec, tiny_config.to_mapping(), ["a", "b"],
+               ["Comedy", "Horror"])
+    assert load_model(folder).category_names == ["Comedy", "Horror"]
+    document = json.loads((folder / "model.json").read_text())
+    document["catalogue_categories"] = ["Horror", "Comedy"]  # each category row would read the other's
+    (folder / "model.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="catalogue_categories .* changed after the model was saved"):
+        load_model(folder)
+
+
 def test_a_run_folder_that_does_not_exist_is_refused_not_replaced_by_its_parent(saved):
     folder, _ = saved
     with pytest.raises(ModelFileError, match="selected-round-2: no such run directory or model file"):
