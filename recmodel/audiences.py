@@ -24,25 +24,32 @@ PAIRS_PER_BLOCK = 262_144  # customers x items scored per forward pass
 
 
 @torch.no_grad()
+def log_probabilities(model: DLRM, catalogue: Catalogue, users: Users, history_length: int, rows: np.ndarray,
+                      profiles: np.ndarray | None = None) -> torch.Tensor:
+    """[B, N] float64: log-softmax over the catalogue of the model's logits for customers ``rows`` [B]."""
+    model.eval()
+    batch = candidates_batch(catalogue, users, rows, np.arange(len(catalogue)), history_length, profiles)
+    return torch.log_softmax(score_shared_candidates(model, batch).double(), dim=1)
+
+
 def audience_scores(model: DLRM, catalogue: Catalogue, users: Users, history_length: int, targets: np.ndarray,
                     profiles: np.ndarray | None = None) -> np.ndarray:
     """[U] float64: each customer's log-probability of the catalogue positions ``targets`` [T] together."""
-    model.eval()
-    items = np.arange(len(catalogue))
     block = max(1, PAIRS_PER_BLOCK // len(catalogue))
     scores = np.empty(len(users))
     for start in range(0, len(users), block):
         rows = np.arange(start, min(len(users), start + block))
-        logits = score_shared_candidates(model, candidates_batch(catalogue, users, rows, items, history_length,
-                                                                 profiles)).double()
-        scores[rows] = (torch.logsumexp(logits[:, targets], dim=1) - torch.logsumexp(logits, dim=1)).numpy()
+        logp = log_probabilities(model, catalogue, users, history_length, rows, profiles)
+        scores[rows] = torch.logsumexp(logp[:, targets], dim=1).numpy()
     return scores
 
 
 def already_acted(users: Users, targets: np.ndarray) -> np.ndarray:
-    """[U] bool: customers whose history holds every target item."""
-    wanted = set(np.asarray(targets).tolist())
-    return np.array([wanted <= set(users.train_items_of(u).tolist()) for u in range(len(users))])
+    """[U] bool: customers whose history holds every target item (a user's train items are distinct)."""
+    targets = np.unique(targets)
+    user_of = np.repeat(np.arange(len(users)), np.diff(users.train_offsets))
+    held = np.bincount(user_of[np.isin(users.train_items, targets)], minlength=len(users))
+    return held >= len(targets)
 
 
 def top_audience(scores: np.ndarray, size: int, excluded: np.ndarray | None = None) -> np.ndarray:
