@@ -96,9 +96,8 @@ class SiteRecommender:
         row = self.row_of_user.get(str(user_id))
         if row is None:
             users = self._visitors([[]], [attributes or {}])
-            path = "cold start: " + ("attributes and " if attributes else "") + "the DP item prior"
-            return self._top(users, 0, k, path, user_id=str(user_id), exclude=exclude, keep_seen=True,
-                             categories=categories, new_items=new_items)
+            return self._top(users, 0, k, _cold_start(attributes), user_id=str(user_id), exclude=exclude,
+                             keep_seen=True, categories=categories, new_items=new_items)
         if attributes:
             raise DataError(f"user {user_id} is in the site's file: attributes come from it, not the request")
         return self._top(self.users, row, k, "history", user_id=str(user_id), exclude=exclude, keep_seen=keep_seen,
@@ -109,10 +108,8 @@ class SiteRecommender:
         """Top ``k`` for an ad-hoc history (oldest first; a session's clicks, a new visitor's first items)."""
         positions = [self._item_position(i) for i in item_ids]
         users = self._visitors([positions], [attributes or {}])
-        path = "session" if positions else "cold start: " + ("attributes and " if attributes else "") + \
-            "the DP item prior"
-        return self._top(users, 0, k, path, user_id=None, exclude=exclude, keep_seen=keep_seen,
-                         categories=categories, new_items=new_items)
+        return self._top(users, 0, k, "session" if positions else _cold_start(attributes), user_id=None,
+                         exclude=exclude, keep_seen=keep_seen, categories=categories, new_items=new_items)
 
     def similar_items(self, item_id: str, k: int = 10) -> dict:
         """The ``k`` trained items whose item embeddings are closest (cosine) to ``item_id``'s; for an item the run
@@ -204,7 +201,8 @@ class SiteRecommender:
         segments = self.segments()
         return {"item_id": item_id, "category": category, **self._round(),
                 "path": "log-probability of the target among the catalogue",
-                "customers": [{"user_id": str(self.users.user_ids[r]), "rank": rank, "score": round(float(scores[r]), 6),
+                "customers": [{"user_id": str(self.users.user_ids[r]), "rank": rank,
+                               "score": round(float(scores[r]), 6),
                                **({"segment": int(segments[r])} if segments is not None else {})}
                               for rank, r in enumerate(rows, start=1)]}
 
@@ -318,3 +316,7 @@ class SiteRecommender:
                  "new_item": bool(not self.serving.known_items[p])}
                 for rank, p in enumerate(order, start=1)]
 
+
+def _cold_start(attributes: dict | None) -> str:
+    """The path a visitor without history is answered by."""
+    return "cold start: " + ("attributes and " if attributes else "") + "the DP item prior"
