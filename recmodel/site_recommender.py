@@ -34,7 +34,7 @@ import torch
 
 from recmodel.audiences import already_acted, audience_scores, top_audience
 from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
-                                repeat_share, slot_pattern)
+                                slot_pattern)
 from recmodel.customer_value import customer_value
 from recmodel.data.ad_hoc_users import ad_hoc_users
 from recmodel.data.category_names import category_row_names
@@ -72,7 +72,7 @@ class SiteRecommender:
         names = item_descriptions(serving.events, self.catalogue.item_ids)
         self.item_names = {column: names[column].to_numpy() for column in names.columns}
         self.all_items = np.arange(len(self.catalogue))
-        self._repeat: tuple[PurchaseHistories, np.ndarray, float] | None = None
+        self._repeat: tuple[PurchaseHistories, np.ndarray] | None = None
         self._patterns: dict[int, list[bool]] = {}
         self._segments: dict[tuple[int, int], np.ndarray] = {}
 
@@ -134,7 +134,7 @@ class SiteRecommender:
         """A customer's own past items, most likely to be bought again first (``recmodel.buy_again``)."""
         row = self._customer(user_id)
         self._check_k(k)
-        histories, rates, _ = self._repeat_facts()
+        histories, rates = self._repeat_facts()
         if not len(histories.of(row)):
             raise DataError(f"user {user_id} has no purchase in the site's file: nothing to buy again")
         items, scores = repeat_scores(histories.of(row), self._scores(self.users, row), rates)
@@ -150,10 +150,12 @@ class SiteRecommender:
         new = self.recommend(user_id, k)["items"]
         pattern = self.mix_pattern(k)
         by_id = {item["item_id"]: item for item in again + new}
-        picked = mixed_list([i["item_id"] for i in again], [i["item_id"] for i in new], pattern)
+        again_ids = [i["item_id"] for i in again]
+        bought = set(again_ids)
+        picked = mixed_list(again_ids, [i["item_id"] for i in new], pattern)
         return {"user_id": str(user_id), "path": f"mixed: {sum(pattern)} of {k} slots buy again, as the site's "
                                                  "own held-out purchases favour", **self._round(),
-                "items": [{**by_id[item], "rank": rank, "buy_again": item in {i["item_id"] for i in again}}
+                "items": [{**by_id[item], "rank": rank, "buy_again": item in bought}
                           for rank, item in enumerate(picked, start=1)]}
 
     def mix_pattern(self, k: int, sample: int = MIX_SAMPLE) -> list[bool]:
@@ -162,7 +164,7 @@ class SiteRecommender:
         lists are built from the rest (the model scoring the history without it), and each slot goes to the list
         whose next rank hit more often (``recmodel.buy_again.slot_pattern``)."""
         if k not in self._patterns:
-            histories, rates, _ = self._repeat_facts()
+            histories, rates = self._repeat_facts()
             eligible = np.flatnonzero(np.diff(histories.offsets) >= 2)
             rows = np.random.default_rng(0).permutation(eligible)[:sample]
             hits_again, hits_new = np.zeros(k), np.zeros(k)
@@ -251,12 +253,11 @@ class SiteRecommender:
             raise UnknownId(f"unknown user id {user_id!r}")
         return row
 
-    def _repeat_facts(self) -> tuple[PurchaseHistories, np.ndarray, float]:
-        """(purchase histories, per-item repeat rates [N], the site's repeat share), once, from the site's file."""
+    def _repeat_facts(self) -> tuple[PurchaseHistories, np.ndarray]:
+        """(purchase histories, per-item repeat rates [N]), once, from the site's file."""
         if self._repeat is None:
             histories = purchase_histories(self.serving.events, self.users.user_ids, self.catalogue.item_ids)
-            self._repeat = (histories, item_repeat_rates(histories, len(self.catalogue)),
-                            repeat_share(histories, len(self.catalogue)))
+            self._repeat = (histories, item_repeat_rates(histories, len(self.catalogue)))
         return self._repeat
 
     def _round(self) -> dict:

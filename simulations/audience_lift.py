@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recmodel.audiences import already_acted, log_probabilities, top_audience
+from recmodel.audiences import PAIRS_PER_BLOCK, already_acted, log_probabilities, top_audience
 from recmodel.cli.arguments import positive_int
 from recmodel.config import RunConfig
 from recmodel.data.federated import load_federated_data
@@ -40,7 +40,7 @@ def lift(run: Path, size: int, targets: int) -> dict:
     users, model = data.users, saved.model
     catalogue = with_model_categories(data.catalogue, saved.category_names, config.category_buckets)
     profiles = site_profiles(model, catalogue, users, config)
-    block = max(1, 262_144 // len(catalogue))  # every customer's log-probabilities once [U, N] (float32 kept)
+    block = max(1, PAIRS_PER_BLOCK // len(catalogue))  # every customer's log-probabilities once [U, N] (float32)
     logp = torch.cat([log_probabilities(model.dlrm, catalogue, users, config.history_length,
                                         np.arange(start, min(len(users), start + block)), profiles).float()
                       for start in range(0, len(users), block)])

@@ -16,8 +16,12 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_choice(parser: argparse.ArgumentParser) -> None:
-    """``--model selected|last``: which of a run's models a serving command uses (``recmodel.model.served_model``)."""
+def add_served_run(parser: argparse.ArgumentParser) -> None:
+    """``--run``, ``--data`` and ``--model``: a finished run's model over a partner's own events file, as every
+    serving command (recommend, audience, profile, serve) takes them (``recmodel.model.served_model``)."""
+    parser.add_argument("--run", required=True,
+                        help="run directory holding model.pt and model.json (or one of its selected/round-R folders)")
+    parser.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
     parser.add_argument("--model", choices=("selected", "last"), default="selected",
                         help="which of the run's models: selected (the round validation chose; default) or last "
                              "(the last round's); a selected/round-R folder given as --run is served as it is")

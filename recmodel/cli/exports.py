@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from recmodel.cli.arguments import add_model_choice, positive_int
+from recmodel.cli.arguments import add_served_run, positive_int
 from recmodel.cli.output import write_atomically, write_parquet_atomically
 from recmodel.cli.output_paths import checked_output
 from recmodel.config import DEVICES
@@ -26,12 +26,10 @@ def register(commands) -> None:
         description="Top-K recommendations for the users of a partner's events file, ranked by a finished run's "
                     "model (the round validation selected, unless --model last). Items the user has seen are "
                     "skipped unless --keep-seen; items the run never trained on are never recommended.")
-    rec.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
-    rec.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    add_served_run(rec)
     rec.add_argument("--top-k", type=positive_int, default=10, help="recommendations per user (default: 10)")
     rec.add_argument("--out", required=True, help="CSV: user_id, item_id, [title, category,] rank, score, "
                                                   "model_round (title and category when --data has those columns)")
-    add_model_choice(rec)
     rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.add_argument("--users", help="comma-separated user ids (default: every user in --data)")
     rec.add_argument("--keep-seen", action="store_true", help="also recommend items the user already interacted with")
@@ -39,7 +37,7 @@ def register(commands) -> None:
     lists.add_argument("--buy-again", action="store_true",
                        help="each user's own past items, most likely to be bought again first (recmodel.buy_again)")
     lists.add_argument("--mixed", action="store_true",
-                       help="buy-again items in the site's repeat share, new items for the rest")
+                       help="buy-again and new items, in the slots the site's own held-out purchases favour")
     rec.add_argument("--verbose", action="store_true", help="list the unknown items and users, not just their counts")
     rec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     rec.set_defaults(handler=run_recommend)
@@ -50,8 +48,7 @@ def register(commands) -> None:
                     "--category (the model's log-probability of the target among the catalogue), best first, with "
                     "their score and profile segment. Customers who already interacted with every target item are "
                     "left out unless --include-past.")
-    aud.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
-    aud.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    add_served_run(aud)
     target = aud.add_mutually_exclusive_group(required=True)
     target.add_argument("--item", help="an item id of --data")
     target.add_argument("--category", help="a category of --data")
@@ -59,7 +56,6 @@ def register(commands) -> None:
     aud.add_argument("--include-past", action="store_true", help="also customers who already interacted with it")
     aud.add_argument("--out", required=True, help="CSV: user_id, rank, score, [segment,] model_round")
     aud.add_argument("--force", action="store_true", help=FORCE_HELP)
-    add_model_choice(aud)
     aud.set_defaults(handler=run_audience)
 
     prof = commands.add_parser(
@@ -67,11 +63,9 @@ def register(commands) -> None:
         description="Per user of a partner's events file: the profile embedding, top interest categories, a "
                     "k-means segment and recency/frequency/spend; per segment: size, medians, over-represented "
                     "categories and a plain-language description (<out>_segments.csv and .png).")
-    prof.add_argument("--run", required=True, help="run directory (holding model.pt and model.json)")
-    prof.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
+    add_served_run(prof)
     prof.add_argument("--out", required=True, help="Parquet, one row per user (with model_round); "
                                                    "<out>_segments.csv/.png beside it")
-    add_model_choice(prof)
     prof.add_argument("--segments", type=positive_int, default=6, help="number of user segments, at most the "
                                                                        "number of users (default: 6)")
     prof.add_argument("--top-categories", type=positive_int, default=3,
@@ -117,7 +111,7 @@ def run_recommend(args) -> int:
     if args.buy_again or args.mixed:
         return _repeat_lists(args, out, users_filter)
     serving = load_for_serving(args.run, args.data, users=users_filter, which=args.model)
-    print(f"model: {serving.served.why}; {serving.served.folder}")
+    print(serving.served.console_line())
     catalogue, users = serving.catalogue, serving.users
     report_unknowns(serving, args.verbose)
     k = args.top_k
@@ -168,7 +162,7 @@ def _repeat_lists(args, out, users_filter) -> int:
     from recmodel.site_recommender import SiteRecommender
 
     site = SiteRecommender.load(args.run, args.data, which=args.model)
-    print(f"model: {site.serving.served.why}; {site.serving.served.folder}")
+    print(site.serving.served.console_line())
     call = site.buy_again if args.buy_again else site.mixed
     user_ids = users_filter or [str(u) for u in site.users.user_ids]
     frames = []
@@ -194,7 +188,7 @@ def run_audience(args) -> int:
 
     out = checked_output(args.out, inputs=[args.run, args.data], suffixes=(".csv",), force=args.force)
     site = SiteRecommender.load(args.run, args.data, which=args.model)
-    print(f"model: {site.serving.served.why}; {site.serving.served.folder}")
+    print(site.serving.served.console_line())
     answer = site.audience(item_id=args.item, category=args.category, size=args.size, include_past=args.include_past)
     table = pd.DataFrame(answer["customers"])
     table["model_round"] = answer["model_round"]
@@ -223,7 +217,7 @@ def run_profile(args) -> int:
     for side in (summary_path, plot_path):
         checked_output(side, inputs=[args.run, args.data], force=args.force, option="--out (beside it)")
     serving = load_for_serving(args.run, args.data, which=args.model)
-    print(f"model: {serving.served.why}; {serving.served.folder}")
+    print(serving.served.console_line())
     report_unknowns(serving, args.verbose)
     if args.segments > len(serving.users):
         raise DataError(f"--segments {args.segments}: more segments than the {len(serving.users)} users in {args.data}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recmodel.cli.arguments import add_model_choice, positive_int
+from recmodel.cli.arguments import add_served_run, positive_int
 
 
 
@@ -12,9 +12,7 @@ def register(commands) -> None:
         description="An HTTP service over a finished run and the site's own events file: top-k for a customer, "
                     "for a posted session or a new visitor (cold start), similar items, profiles. Listens on "
                     "127.0.0.1 unless --host says otherwise; put it behind the site's own TLS and access control.")
-    serve.add_argument("--run", required=True, help="run directory (or a selected/round-R folder)")
-    serve.add_argument("--data", required=True, help="the partner's events file (Parquet/CSV, events schema)")
-    add_model_choice(serve)
+    add_served_run(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     serve.set_defaults(handler=run_serve)

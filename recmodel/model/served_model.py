@@ -26,6 +26,10 @@ class ServedModel:
     round: int | None  # the training round it came from (None: not recorded)
     why: str  # one line: which model and why
 
+    def console_line(self) -> str:
+        """What a serving command prints first: which model, why, and where it lies."""
+        return f"model: {self.why}; {self.folder}"
+
     def to_dict(self) -> dict:
         return {"folder": str(self.folder), "round": self.round, "why": self.why}
 
