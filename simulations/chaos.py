@@ -46,6 +46,7 @@ from deploy.commands import run_command
 from deploy.local_federation import deployment_run_config, resolved_command, running_federation
 from recmodel.cli.arguments import positive_int
 from recmodel.processes import processes_started_with, stop_processes
+from simulations.client_variant import app_with_client
 from simulations.full_disk import fill, tmpfs
 from simulations.local_superlink import private_flower_env
 
@@ -135,12 +136,7 @@ def _inject(fault: str, after_round: int, folder: Path, env: dict, deadline_s: f
             problems: list[str]) -> tuple[int | None, str]:
     app = REPO
     if fault == "rogue-partner":
-        app = folder / "app"
-        app.mkdir()
-        pyproject = (REPO / "pyproject.toml").read_text()
-        (app / "pyproject.toml").write_text(pyproject.replace('clientapp = "client.app:app"',
-                                                              'clientapp = "rogue_client:app"'))
-        (app / "rogue_client.py").write_text(rogue_client(LIE))
+        app = app_with_client(folder / "app", "rogue_client", rogue_client(LIE))
     run_dir = folder / "runs" / "case"
     config = f"num-server-rounds={ROUNDS} {TINY} output-dir='{folder / 'runs'}' run-name='case'"
     process = _start(app, config, folder, env)

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from simulations.canary_audit import main
+from simulations.client_variant import app_with_client
 
-REPO = Path(__file__).resolve().parents[2]
 FEDREC = Path(sys.executable).parent / "fedrec"
 SMALL = ["--canaries", "400", "--partners", "2", "--users", "2000", "--items", "300"]
 BROKEN_CLIENT = '''
@@ -68,11 +68,7 @@ def test_dp_off_leaks_canaries_and_the_audit_shows_it(tmp_path):
 
 
 def test_a_site_without_noise_is_caught_and_the_landed_mechanism_is_not(tmp_path):
-    app = tmp_path / "broken-app"
-    app.mkdir()
-    (app / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text().replace(
-        'clientapp = "client.app:app"', 'clientapp = "broken_client:app"'))
-    (app / "broken_client.py").write_text(BROKEN_CLIENT)
+    app = app_with_client(tmp_path / "broken-app", "broken_client", BROKEN_CLIENT)
     work = tmp_path / "broken"
     status = main([*SMALL, "--run-config", "target-epsilon=2.0 num-server-rounds=2 popularity-prior=false", "--app", str(app),
                    "--work-dir", str(work)])

@@ -9,22 +9,17 @@ weighted mean: the coordinator uses its own planned counts, so the update is rej
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 
 import torch
 
 from simulations.chaos import LIE, NAN, rogue_client
-from tests.e2e.conftest import FEDREC, REPO
+from simulations.client_variant import app_with_client
+from tests.e2e.conftest import FEDREC
 
 def _run_with_rogue(flwr_env, tmp_path, client: str):
     """``fedrec run`` of this app with ``client`` as its ClientApp module; (process, console, out dir)."""
-    app = tmp_path / "app"
-    app.mkdir()
-    pyproject = (REPO / "pyproject.toml").read_text()
-    (app / "pyproject.toml").write_text(re.sub(r'clientapp = "client.app:app"', 'clientapp = "rogue_client:app"',
-                                               pyproject))
-    (app / "rogue_client.py").write_text(client)
+    app = app_with_client(tmp_path / "app", "rogue_client", client)
     out_dir = tmp_path / "runs"
     done = subprocess.run([str(FEDREC), "run", str(app), "--run-config",
                            "num-server-rounds=2 synthetic-users=160 synthetic-items=80 synthetic-categories=6 "
