@@ -31,6 +31,9 @@ from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
 from recmodel.model.bundle import Recommender
 from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
+from recmodel.metrics.activity_segments import activity_segments
+from recmodel.private_marketing import (MARKETING_PHASE, exact_segment_sums, per_user_marketing_columns,
+                                        release_marketing_privately)
 from recmodel.private_popularity import answer_popularity
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.privacy.preflight import noise_to_signal
@@ -231,6 +234,8 @@ def _evaluate_round(context, model, settings, site, config) -> RecordDict:
     if site.policy.metrics == "none":
         raise MetricsWithheld(f"metrics-withheld: partner '{site.partner}' sends no evaluation metrics (its policy: "
                               "metrics=none)")
+    if settings.phase == MARKETING_PHASE:
+        return _marketing(context, model, settings, site, config)
     if config.dp:
         answer = evaluate_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
                                     partner=site.partner, run_id=settings.run_id,
@@ -242,4 +247,29 @@ def _evaluate_round(context, model, settings, site, config) -> RecordDict:
     else:  # DP off (a simulated site mirroring dp=false): exact sums
         metrics, head = _exact_metrics(per_user_ranking(model, site.catalogue, site.users, config)), None
     metrics.update({"num-examples": max(1.0, metrics["count"]), "unit-weight": 1.0})
+    return RecordDict({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})
+
+
+def _marketing(context, model, settings, site, config) -> RecordDict:
+    """The marketing figures of the received model per activity segment, once per run (``server-round`` 0):
+    noised sums, one ledgered release; exact sums only for a simulated site mirroring dp=false."""
+    if not config.metric_ks() or settings.server_round != 0:
+        raise InvalidMessage(f"a marketing evaluation is answered once per run (server-round 0) and only when "
+                             f"metrics-k names a K (got round {settings.server_round}, metrics-k "
+                             f"{config.metrics_k!r})")
+    if config.dp:
+        answer = release_marketing_privately(model, site.catalogue, site.users, config, state_dir=site.state_dir,
+                                             partner=site.partner, run_id=settings.run_id,
+                                             max_epsilon=config.max_epsilon,
+                                             evaluations=evaluation_releases(config, metrics=site.policy.metrics),
+                                             population=site.population)
+        parts, head = answer.segments, answer.signed_head
+        metrics = {"noise-std": parts[0].noise_std, "epsilon": answer.epsilon}
+    else:
+        columns = per_user_marketing_columns(model, site.catalogue, site.users, config)
+        parts, head = exact_segment_sums(columns, activity_segments(site.users)), None
+        metrics = {"epsilon": -1.0}
+    for segment, part in enumerate(parts):
+        metrics.update({f"segment-{segment}:{name}-sum": value for name, value in part.sums.items()})
+        metrics[f"segment-{segment}:count"] = part.count
     return RecordDict({"metrics": MetricRecord(metrics), "partner": _partner_record(site, context, head)})

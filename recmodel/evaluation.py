@@ -11,6 +11,7 @@ from recmodel.config import RunConfig
 from recmodel.data.examples import candidates_batch
 from recmodel.device import on_device, resolve_device
 from recmodel.data.interactions import Catalogue, Users
+from recmodel.metrics.activity_segments import SEGMENT_NAMES, activity_segments
 from recmodel.metrics.marketing import marketing_metrics, top_k_items
 from recmodel.metrics.ranking import hit_rate_at_k, ndcg_at_k, target_ranks
 from recmodel.model.bundle import Recommender, site_profiles
@@ -126,6 +127,23 @@ def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, conf
     if validation:
         result[VALIDATION_KEY.format(k=k)] = ranking_metrics(ranks["valid"], k)[f"ndcg@{k}"]
     return result
+
+
+def marketing_by_segment(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
+    """{"all": figures, "segments": {activity segment: figures}}, the figures being NDCG/HR@top-k, ``users`` and
+    the marketing figures at each K of ``metrics-k``, of the bundle's DLRM on the users' test items
+    (``recmodel.metrics.activity_segments``); exact, simulation only."""
+    ks = config.metric_ks()
+    ranks = model_ranks(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
+                        top_k=max(ks))
+    labels = activity_segments(users)
+
+    def figures(rows: np.ndarray) -> dict:
+        return {**ranking_metrics(ranks["test"][rows], config.top_k),
+                **marketing_metrics(ranks["test"][rows], ranks["top"][rows], catalogue.popularity, ks)}
+
+    return {"all": figures(np.ones(len(users), dtype=bool)),
+            "segments": {name: figures(labels == s) for s, name in enumerate(SEGMENT_NAMES)}}
 
 
 def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:

@@ -22,15 +22,17 @@ from recmodel.metrics.ranking import hits, ndcg_gains
 from recmodel.model.bundle import Recommender, site_profiles
 from recmodel.privacy.budget import check_budget
 from recmodel.privacy.ledger import PrivacyLedger
-from recmodel.privacy.noised_release import GAUSSIAN, GAUSSIAN_SUMS, NoisedSums, release_noised_sums
+from recmodel.privacy.noised_release import (GAUSSIAN, GAUSSIAN_SUMS, NoisedSums, pooled,
+                                             release_noised_segment_sums)
 from recmodel.training.release_plan import EVALUATION, plan_site_releases, record_release
 
 
 @dataclass(frozen=True)
 class PrivateAnswer:
-    released: NoisedSums
+    released: NoisedSums  # all users (the pooled segments when the release has several)
     epsilon: float  # cumulative over the site's ledger after this release
     signed_head: dict
+    segments: tuple[NoisedSums, ...] = ()  # per segment, when the release was asked per segment
 
 
 def per_user_ranking(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
@@ -44,21 +46,28 @@ def per_user_ranking(model: Recommender, catalogue: Catalogue, users: Users, con
 
 def release_privately(per_user: dict[str, np.ndarray], config: RunConfig, *, state_dir: Path, partner: str,
                       run_id: str, server_round: int, max_epsilon: float, evaluations: int,
-                      users: Users, population: int | None = None) -> PrivateAnswer:
-    """Noise ``per_user`` sums as one planned, budget-checked, ledgered release (``BudgetExhausted`` if over cap)."""
+                      users: Users, population: int | None = None, segments: np.ndarray | None = None,
+                      segment_count: int = 1) -> PrivateAnswer:
+    """Noise ``per_user`` sums as one planned, budget-checked, ledgered release (``BudgetExhausted`` if over cap).
+
+    With ``segments`` ([U] public segment labels in 0..segment_count-1) the sums are released per segment, still
+    one Gaussian mechanism of the same sensitivity (``release_noised_segment_sums``)."""
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():
         plan = plan_site_releases(config, users, state_dir, run_id, evaluations=max(1, evaluations),
                                   population=population)[EVALUATION]
         check_budget(ledger.history(), [plan], delta=config.target_delta, accountant=config.accountant,
                      cap=max_epsilon, partner=partner)
-        released = release_noised_sums(per_user, noise_multiplier=plan.noise_multiplier)
+        labels = np.zeros(len(users), dtype=np.int64) if segments is None else segments
+        parts = release_noised_segment_sums(per_user, labels, segment_count, noise_multiplier=plan.noise_multiplier)
+        released = pooled(parts)
         entry = record_release(ledger, plan, plan.as_history(), EVALUATION, config, run_id=run_id,
                                server_round=server_round, partner=partner, max_epsilon=max_epsilon,
                                population=len(users) if population is None else population,
                                l2_bound=released.sensitivity, mechanism=GAUSSIAN,
                                engine=GAUSSIAN_SUMS)
-    return PrivateAnswer(released, float(entry["epsilon"]), ledger.signed_head(partner))
+    return PrivateAnswer(released, float(entry["epsilon"]), ledger.signed_head(partner),
+                         tuple(parts) if segments is not None else ())
 
 
 def evaluate_privately(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig, *,

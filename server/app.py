@@ -14,7 +14,8 @@ from recmodel.config import ConfigError, RunConfig
 from recmodel.data.federated import (FederatedData, check_sites_can_train, declared_model_spec, load_federated_data,
                                      model_spec_for)
 from recmodel.data.schema import DataError
-from recmodel.evaluation import VALIDATION_KEY, evaluate_bundle, evaluate_ranking, popularity_scorer
+from recmodel.evaluation import (VALIDATION_KEY, evaluate_bundle, evaluate_ranking, marketing_by_segment,
+                                 popularity_scorer)
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.model.model_file import save_model
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
@@ -24,7 +25,8 @@ from server.checkpoint import (Checkpoint, check_resumable, load_checkpoint, rec
 from server.console import fail_in_one_line, quiet_console
 from server.coordinator_watchdog import stop_when_orphaned
 from server.html_report import write_html_report
-from server.model_selection import is_new_best, selected_folder, selection_summary
+from server.federated_marketing import federated_marketing
+from server.model_selection import is_new_best, selected_folder, selection_summary, served_model
 from server.personalisation import personalise_partners
 from server.plots import plot_ndcg_and_epsilon
 from server.preflight import federated_evaluation_line, run_preflight
@@ -187,13 +189,36 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     if config.personalise:
         personalisation = personalise_partners(grid, final_arrays, settings, exclude=strategy.exhausted_nodes,
                                                recorder=recorder, top_k=k, refusals=refusals)
+    marketing = None
+    if config.metric_ks():
+        marketing = served_model_marketing(grid, model, final_arrays, settings, config, data, recorder, run,
+                                           exclude=strategy.exhausted_nodes, refusals=refusals)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
                                    strategy.central_privacy_spent(), personalisation,
                                    None if data is None else data.catalogue.item_ids, preflight,
-                                   None if data is None else data.catalogue.category_names)
+                                   None if data is None else data.catalogue.category_names, marketing)
     if status == "failed":  # the ServerApp fails, so flwr marks the run finished:failed and `fedrec run` exits 1
         raise RunFailed(f"fedrec run {run.name} FAILED: round(s) {sorted(recorder.failed_rounds)} had fewer than "
                         f"min-partners={config.min_partners} successful partners; see {run.path / 'summary.json'}")
+
+
+def served_model_marketing(grid: Grid, model: Recommender, final_arrays: ArrayRecord, settings: ConfigRecord,
+                           config: RunConfig, data: FederatedData | None, recorder: RoundRecorder, run: RunDirectory,
+                           *, exclude: set[int], refusals: RefusalReasons) -> dict:
+    """summary.json's ``marketing``: the served model's figures per activity segment, federated (the partners'
+    noised sums) and, in simulation, central (exact)."""
+    last_round = recorder.rows[-1]["round"] if recorder.rows else 0
+    served_round, state = served_model(run.path, recorder.rows, config.top_k, last_round,
+                                       final_arrays.to_torch_state_dict())
+    result = {"model_round": served_round,
+              "federated": federated_marketing(grid, ArrayRecord(state), settings, model_round=served_round,
+                                               ks=config.metric_ks(), exclude=exclude, recorder=recorder,
+                                               timeout=config.round_timeout, refusals=refusals),
+              "central": None}
+    if config.central_evaluation and data is not None:
+        model.load_state_dict(state)
+        result["central"] = marketing_by_segment(model, data.catalogue, data.users, config)
+    return result
 
 
 def leave_out_refusers(preflight: dict, strategy, recorder: RoundRecorder, config: RunConfig, num_nodes: int) -> None:
@@ -269,7 +294,8 @@ def _data_facts(data: FederatedData | None, checks: SiteChecks) -> dict:
 
 
 def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason, central_spent,
-                          personalisation=None, item_ids=None, preflight=None, category_names=None) -> str:
+                          personalisation=None, item_ids=None, preflight=None, category_names=None,
+                          marketing=None) -> str:
     """Model, summary, plots and privacy report; returns the run status.
 
     ``failed``: a round had fewer than ``min-partners`` successful partners;
@@ -308,6 +334,7 @@ def write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, 
         "rounds": config.num_server_rounds,
         "selected": selection_summary(run.path, recorder.rows, k),
         "personalisation": personalisation,
+        "marketing": marketing,
         "preflight": None if preflight is None else {
             "noise_to_signal": preflight["noise_to_signal"], "warning_above": NOISE_TO_SIGNAL_WARNING,
             "failures": preflight["failures"]},

@@ -72,6 +72,7 @@ def render(summary: dict, privacy: dict | None, figures: dict[str, Path], *, con
              f"<p>Status: <b>{e(summary['status'])}</b> ({e(summary.get('end_reason', ''))}).</p>",
              "<h2>Run settings</h2>", _settings_table(config or {}, summary),
              "<h2>Recommendation quality against baselines</h2>", _quality_table(summary), *_marketing_table(summary),
+             *_segment_table(summary),
              *_selection(summary),
              "<h2>Rounds</h2>", _round_table(rows or []),
              *_profile_model(summary),
@@ -220,6 +221,33 @@ def _marketing_table(summary: dict) -> list[str]:
             "<p class='note'>One held-out item per user: precision@K = recall@K / K; MAP@K = mean 1/rank within "
             "K; coverage@K = share of the catalogue in anyone's top K; novelty@K = mean -log2 of a recommended "
             "item's share of interactions (higher: less obvious).</p>"]
+
+
+def _segment_table(summary: dict) -> list[str]:
+    """The served model's recall, MAP and novelty at the largest K per activity segment: exact (simulation) and
+    as the partners released them (noised, with the noise std)."""
+    marketing = summary.get("marketing") or {}
+    federated, central = marketing.get("federated") or {}, marketing.get("central") or {}
+    segments = federated.get("segments") or {}
+    if not segments:
+        return []
+    k = max(int(key.split("@")[1]) for key in federated["all"] if key.startswith("recall@") and "-" not in key)
+    names = (f"recall@{k}", f"map@{k}", f"novelty@{k}")
+    head = "".join(f"<th>{name} exact</th><th>{name} released</th>" for name in names)
+
+    def row(label: str, exact: dict, released: dict) -> str:
+        cells = "".join(f"<td>{_number(exact.get(n))}</td><td>{_number(released.get(n))} ± "
+                        f"{_number(released.get(f'{n}-std'))}</td>" for n in names)
+        return f"<tr><td>{html.escape(label)}</td><td>{_number(released.get('users'), 0)}</td>{cells}</tr>"
+
+    body = row("all users", central.get("all") or {}, federated["all"])
+    body += "".join(row(name, (central.get("segments") or {}).get(name) or {}, values)
+                    for name, values in segments.items())
+    return [f"<h3>Served model (round {marketing['model_round']}) by activity segment</h3>"
+            f"<table id='segments'><tr><th>segment</th><th>users (noised)</th>{head}</tr>{body}</table>",
+            "<p class='note'>Segments count each user's training interactions. Exact figures need the data "
+            "(simulation only); released figures are what partners sent: Gaussian-noised sums, one DP release in "
+            "each ledger, ± one noise std. Novelty in bits against each partner's own popularity.</p>"]
 
 
 def _privacy_tables(summary: dict, privacy: dict | None) -> str:

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from recmodel.evaluation import VALIDATION_KEY
+from recmodel.model.model_file import WEIGHTS_FILE, load_model
 
 SELECTED_DIR = "selected"
 
@@ -65,3 +66,12 @@ def selection_summary(run_path: Path, rows: list[dict], top_k: int) -> dict | No
         f"hr@{top_k}": central[f"hr@{top_k}"],
         "model": str(keep.relative_to(run_path)) if keep.is_dir() else None,
     }
+
+
+def served_model(run_path: Path, rows: list[dict], top_k: int, last_round: int, last_state: dict) -> tuple[int, dict]:
+    """(round, state dict) of the model ``fedrec serve`` serves by default: the selected round's weights when a
+    round was selected and its folder is kept, else the last round's ``last_state``."""
+    best = best_round(rows, top_k)
+    if best is not None and (selected_folder(run_path, best["round"]) / WEIGHTS_FILE).is_file():
+        return best["round"], load_model(selected_folder(run_path, best["round"])).model.state_dict()
+    return last_round, last_state

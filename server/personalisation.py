@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
-from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, MessageType
 from flwr.serverapp import Grid
 
 from recmodel.metrics.noised_ratio import noised_difference_std, noised_ratio_std
+from server.final_phase import ask_partners
 from server.recorder import RoundRecorder
 from server.refusals import RefusalReasons
 
@@ -20,25 +21,9 @@ def personalise_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord
                          recorder: RoundRecorder, top_k: int, timeout: float = 3600,
                          refusals: RefusalReasons | None = None) -> dict:
     """Send the final global model with ``phase=personalise``; returns per-partner and pooled NDCG@K."""
-    config = ConfigRecord({**dict(settings), "phase": "personalise", "server-round": 0})
-    nodes = [n for n in grid.get_node_ids() if n not in exclude]
-    messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=MessageType.TRAIN,
-                        dst_node_id=node) for node in nodes]
-    partners, failures = {}, []
-    for reply in grid.send_and_receive(messages, timeout=timeout):
-        if reply.has_error():
-            reason = (refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node)
-            failures.append(reason)
-            continue
-        info, metrics = reply.content["partner"], next(iter(reply.content.metric_records.values()))
-        name = str(info["partner"])
-        partners[name] = {key: float(value) for key, value in metrics.items()}
-        state = recorder.partners.get(name)
-        if state is not None:
-            state.received(info, server_round=0, kind="personalisation")
-            if metrics["epsilon"] >= 0:
-                state.epsilon = float(metrics["epsilon"])
-                state.messages.append(f"personalisation: epsilon now {state.epsilon:.4f}")
+    partners, failures = ask_partners(grid, arrays, settings, phase="personalise", kind="personalisation",
+                                      message_type=MessageType.TRAIN, exclude=exclude, recorder=recorder,
+                                      timeout=timeout, refusals=refusals)
     count = sum(p["count"] for p in partners.values())
     pooled = lambda key: sum(p[key] for p in partners.values()) / count if count >= 1 else math.nan  # noqa: E731
     result = {"partners": partners, "failures": failures, f"ndcg@{top_k}_global": pooled("ndcg-before-sum"),

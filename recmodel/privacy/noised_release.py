@@ -49,17 +49,46 @@ def release_noised_sums(per_user: dict[str, np.ndarray], *, noise_multiplier: fl
 
     Values outside [0, 1] are clipped into it, so the sensitivity holds whatever the caller passes.
     """
+    lengths = {len(values) for values in per_user.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"per-user columns differ in length: {sorted(lengths)}")
+    segments = np.zeros(lengths.pop() if lengths else 0, dtype=np.int64)
+    return release_noised_segment_sums(per_user, segments, 1, noise_multiplier=noise_multiplier,
+                                       generator=generator)[0]
+
+
+def release_noised_segment_sums(per_user: dict[str, np.ndarray], segments: np.ndarray, segment_count: int, *,
+                                noise_multiplier: float, generator: torch.Generator | None = None) -> list[NoisedSums]:
+    """Per segment (``segments`` [U] in 0..segment_count-1): the noised sums and count of its users' columns.
+
+    A user sits in exactly one segment, so adding or removing one changes one segment's block only: the L2
+    sensitivity of all blocks together stays ``sqrt(K + 1)`` and the release is one ``noise_multiplier``-Gaussian
+    mechanism, whatever the number of segments (each block gets the same noise std). Values are clipped into
+    [0, 1]; segment labels are public constants, never read from the data.
+    """
     if not noise_multiplier > 0:
         raise ValueError(f"noise_multiplier must be > 0 (got {noise_multiplier})")
     names = sorted(per_user)
-    users = {len(per_user[name]) for name in names}
-    if len(users) > 1:
-        raise ValueError(f"per-user columns differ in length: {sorted(users)}")
-    exact = np.array([np.clip(np.asarray(per_user[name], dtype=np.float64), 0.0, 1.0).sum() for name in names]
-                     + [float(users.pop() if users else 0)])
+    segments = np.asarray(segments, dtype=np.int64)
+    if any(len(per_user[name]) != len(segments) for name in names):
+        raise ValueError(f"per-user columns differ in length from the {len(segments)} segment labels")
+    if len(segments) and not (0 <= segments.min() and segments.max() < segment_count):
+        raise ValueError(f"segment labels must lie in 0..{segment_count - 1}")
+    values = np.stack([np.clip(np.asarray(per_user[name], dtype=np.float64), 0.0, 1.0) for name in names]
+                      + [np.ones(len(segments))], axis=1) if names else np.ones((len(segments), 1))
+    exact = np.zeros((segment_count, values.shape[1]))
+    np.add.at(exact, segments, values)
     sensitivity = l2_sensitivity(len(names))
     std = noise_multiplier * sensitivity
     generator = generator if generator is not None else secret_generator()
-    noise = torch.normal(0.0, std, size=(len(exact),), generator=generator, dtype=torch.float64).numpy()
-    noised = exact + noise
-    return NoisedSums({name: float(v) for name, v in zip(names, noised[:-1])}, float(noised[-1]), sensitivity, std)
+    noised = exact + torch.normal(0.0, std, size=exact.shape, generator=generator, dtype=torch.float64).numpy()
+    return [NoisedSums({name: float(v) for name, v in zip(names, row[:-1])}, float(row[-1]), sensitivity, std)
+            for row in noised]
+
+
+def pooled(parts: list[NoisedSums]) -> NoisedSums:
+    """The sum of independent releases (post-processing): sums and counts add, noise stds add in quadrature."""
+    names = sorted(parts[0].sums) if parts else []
+    return NoisedSums({name: sum(part.sums[name] for part in parts) for name in names},
+                      sum(part.count for part in parts), max((part.sensitivity for part in parts), default=0.0),
+                      math.sqrt(sum(part.noise_std ** 2 for part in parts)))

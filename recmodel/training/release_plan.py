@@ -74,10 +74,11 @@ def run_sizes(config: RunConfig, *, dlrm_examples: int, profile_examples: int) -
 
 
 def evaluation_releases(config: RunConfig, *, metrics: str) -> int:
-    """Noised evaluations a site answers in one run: one per round, one after personalisation (0 if it sends none)."""
+    """Noised evaluations a site answers in one run (0 if it sends none): one per round, one after
+    personalisation, one for the marketing figures (``recmodel.private_marketing``) when ``metrics-k`` names any K."""
     if metrics == "none":
         return 0
-    return config.num_server_rounds + (1 if config.personalise else 0)
+    return config.num_server_rounds + (1 if config.personalise else 0) + (1 if config.metric_ks() else 0)
 
 
 def _read_calibrations(path: Path) -> dict:

@@ -33,6 +33,7 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     if CHROMIUM:  # the run's own HTML report, as a browser shows it
         dom = rendered_dom(run_dir / "report.html", tmp_path)
         assert dom.count('data-rendered="yes"') == 2 and "<td>partner-0</td>" in dom and "<td>popularity</td>" in dom
+        assert "<td>20+ interactions</td>" in dom
     # The run went to the SuperLink this test started on its own ports, not to one found on Flower's default port.
     assert (Path(flwr_env["FLWR_HOME"]) / "local-superlink" / "superlink.log").is_file()
 
@@ -57,6 +58,13 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert selected["round"] == best["round"] and selected["ndcg@10"] == best["central"]["ndcg@10"]
     assert sorted(p.name for p in (run_dir / "selected").iterdir()) == [f"round-{best['round']}"]
     assert f"selected model (best valid-ndcg@10): round {best['round']}" in output
+    marketing = summary["marketing"]  # the served (selected) model, per activity segment, central and federated
+    assert marketing["model_round"] == best["round"] == marketing["federated"]["model_round"]
+    assert sum(s["users"] for s in marketing["central"]["segments"].values()) == summary["metrics"]["users"]
+    assert marketing["central"]["all"]["ndcg@10"] == pytest.approx(summary["selected"]["ndcg@10"])
+    assert marketing["federated"]["partners"] == ["partner-0", "partner-1"]
+    assert set(marketing["federated"]["all"]) >= {"precision@5", "recall@20-std", "map@10", "novelty@5", "users"}
+    assert f"marketing figures (model of round {best['round']}, 2 partner(s), noised)" in output
     model_bytes = (run_dir / "model.pt").stat().st_size
     for row in rows[1:]:  # each round sends the model to 2 partners (train, evaluate) and gets 2 updates back
         assert row["seconds"] > 0
@@ -65,7 +73,8 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     for partner in ("partner-0", "partner-1"):
         entries = [json.loads(l) for l in (run_dir / "partners" / partner / "ledger.jsonl").read_text().splitlines()]
         assert [(e["round"], e["model"]) for e in entries] == [(0, "popularity"),
-            (1, "profile"), (1, "dlrm"), (1, "evaluation"), (2, "profile"), (2, "dlrm"), (2, "evaluation")]
+            (1, "profile"), (1, "dlrm"), (1, "evaluation"), (2, "profile"), (2, "dlrm"), (2, "evaluation"),
+            (0, "evaluation")]  # the served model's marketing figures, once per run
         assert all(entry_hash(e) == e["hash"] for e in entries)
         assert all(e["signature"] for e in entries)
         assert entries[-1]["epsilon"] == pytest.approx(summary["privacy"]["epsilon"][partner])
@@ -81,11 +90,11 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
     assert (run_dir / "privacy" / "epsilon.png").read_bytes()[:4] == b"\x89PNG"
     for partner in report["partners"].values():  # the coordinator kept every signed head it received
         assert [(h["round"], h["kind"]) for h in partner["signed_heads"]] == [
-            (0, "preflight"), (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation")]
+            (0, "preflight"), (1, "train"), (1, "evaluation"), (2, "train"), (2, "evaluation"), (0, "marketing")]
         assert all({"spend", "file_signature"} <= set(h) for h in partner["signed_heads"] if h["kind"] == "train")
         assert partner["policy"]["source"].startswith("simulation")
         assert {k: r["releases"] for k, r in partner["releases"].items()} == {"popularity": 1, "profile": 2,
-                                                                              "dlrm": 2, "evaluation": 2}
+                                                                              "dlrm": 2, "evaluation": 3}
     assert "| partner-0 | DLRM update | 2 |" in (run_dir / "privacy" / "report.md").read_text()
     verdict = audit(run_dir)
     assert verdict.returncode == 0, verdict.stdout
@@ -94,7 +103,7 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
                                         capture_output=True, text=True).stdout)
     for ledger in as_json["ledgers"]:
         assert {k: r["count"] for k, r in ledger["releases"].items()} == {"popularity": 1, "profile": 2, "dlrm": 2,
-                                                                                 "evaluation": 2}
+                                                                                 "evaluation": 3}
         assert sum(r["share"] for r in ledger["releases"].values()) == pytest.approx(1.0)
 
 

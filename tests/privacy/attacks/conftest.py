@@ -64,11 +64,12 @@ def expected_spec(dataset: Path, **overrides) -> BundleSpec:
 
 
 def call_site(handler, *, dataset: Path, run_dir: Path, spec: BundleSpec | dict, arrays: dict,
-              message_type=MessageType.TRAIN, server_round: int = 1, **overrides) -> Message:
+              message_type=MessageType.TRAIN, server_round: int = 1, phase: str | None = None, **overrides) -> Message:
     """One message from the coordinator to simulated site 0 of 1, whose data is ``dataset``."""
     spec_dict = spec.to_dict() if isinstance(spec, BundleSpec) else spec
     settings = ConfigRecord({"run-dir": str(run_dir), "run-id": "attack", "server-round": server_round,
-                             "model-spec": json.dumps(spec_dict), "reference-time": REFERENCE_TIME})
+                             "model-spec": json.dumps(spec_dict), "reference-time": REFERENCE_TIME,
+                             **({"phase": phase} if phase else {})})
     message = Message(RecordDict({"arrays": ArrayRecord(arrays), "config": settings}), dst_node_id=7,
                       message_type=message_type)
     context = Context(run_id=1, node_id=7, node_config={"partition-id": 0, "num-partitions": 1},

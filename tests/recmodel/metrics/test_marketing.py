@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recmodel.config import ConfigError
-from recmodel.metrics.marketing import marketing_metrics, top_k_items
+from recmodel.metrics.marketing import item_information, marketing_metrics, per_user_marketing, top_k_items
 from simulations.defaults import default_run_config
 
 
@@ -37,3 +37,23 @@ def test_metrics_k_is_checked():
         default_run_config(metrics_k="5,ten")
     with pytest.raises(ConfigError, match="from 1 to 1000"):
         default_run_config(metrics_k="0,5")
+
+
+def test_per_user_columns_average_to_the_figures():
+    ranks = np.array([0, 3, 9])
+    top = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 5], [1, 2, -1, -1, -1]])  # the last user's list is short
+    popularity = np.array([7, 1, 1, 1, 1, 1, 0, 0])
+    columns = per_user_marketing(ranks, top, popularity, ks=(5,))
+    assert columns["recall@5"].tolist() == [1, 1, 0] and columns["map@5"].tolist() == [1, 0.25, 0]
+    information = item_information(popularity)
+    assert columns["novelty@5"][2] == pytest.approx(information[[1, 2]].mean())  # padding is not an item
+    assert marketing_metrics(ranks, top, popularity, ks=(5,))["novelty@5"] == pytest.approx(columns["novelty@5"].mean())
+
+
+def test_activity_segments_follow_the_public_edges():
+    from recmodel.metrics.activity_segments import activity_segments
+
+    class Counted:  # only train_offsets is read
+        train_offsets = np.cumsum([0, 0, 1, 4, 5, 19, 20, 300])
+
+    assert activity_segments(Counted()).tolist() == [0, 0, 0, 1, 1, 2, 2]

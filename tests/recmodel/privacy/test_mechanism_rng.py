@@ -60,3 +60,4 @@ def test_noised_sums_have_the_stated_noise_and_are_not_seedable():
     assert np.allclose(draws.mean(axis=0), [100, 50, 100], atol=0.5)
     assert np.allclose(draws.std(axis=0), 2.0 * np.sqrt(3), rtol=0.06)
     assert len(np.unique(draws[:, 0])) == len(draws)
+
