@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recmodel.data.item_categories import item_categories, names_of
+
 SECONDS_PER_DAY = 86_400.0
 VALUE_COLUMNS = ("days_since_last_event", "events", "purchases", "spend")
 
@@ -41,8 +43,13 @@ def customer_value(events: pd.DataFrame, user_ids: np.ndarray) -> pd.DataFrame:
 
 def category_shares(events: pd.DataFrame, user_ids: np.ndarray) -> pd.DataFrame:
     """[U, categories] share of each user's events per category, by the category names of the file
-    (one column ``(none)`` when the file has no ``category`` column)."""
+    (one column ``(none)`` when the file has no ``category`` column); an event on an item with several
+    ``categories`` counts for each of them equally (``recmodel.data.item_categories``)."""
     category = events["category"].astype(str) if "category" in events else pd.Series("(none)", index=events.index)
-    counts = pd.crosstab(events["user_id"].astype(str), category)
+    every = item_categories(events, category.to_numpy())
+    names = pd.Series(names_of(every) if every is not None else [[c] for c in category], index=events.index)
+    table = pd.DataFrame({"user": events["user_id"].astype(str), "category": names,
+                          "weight": 1.0 / names.map(len)}).explode("category")
+    counts = pd.crosstab(table["user"], table["category"], values=table["weight"], aggfunc="sum").fillna(0.0)
     shares = counts.div(counts.sum(axis=1), axis=0)
     return shares.reindex([str(u) for u in user_ids]).fillna(0.0).reset_index(drop=True)

@@ -20,8 +20,9 @@ Every answer is a dict (JSON-ready) naming the model round it came from and the 
 
 Items the run never trained on are left out unless ``new_items=True``; then they are scored from their category
 and price alone (their item rows read as zero) and each is marked ``new_item``. Seen items are left out unless
-``keep_seen``; ``exclude`` drops given item ids; ``categories`` keeps only items of those categories. Serving
-stays at the site and releases nothing: it reads the site's own events file.
+``keep_seen``; ``exclude`` drops given item ids; ``categories`` keeps only items with one of those categories
+(any of an item's categories). Serving stays at the site and releases nothing: it reads the site's own
+events file.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list
 from recmodel.customer_value import customer_value
 from recmodel.data.ad_hoc_users import ad_hoc_users
 from recmodel.data.category_names import category_row_names
+from recmodel.data.item_categories import items_in_categories
 from recmodel.data.examples import candidates_batch
 from recmodel.data.interactions import Users, user_dense_features
 from recmodel.data.profile_features import summarise
@@ -193,7 +195,7 @@ class SiteRecommender:
         if item_id is not None:
             targets = np.array([self._item_position(item_id)])
         else:
-            targets = np.flatnonzero(self.catalogue.categories.astype(str) == str(category))
+            targets = np.flatnonzero(items_in_categories(self.catalogue.category_lists, [category]))
             targets = targets[self.serving.known_items[targets]]
             if not len(targets):
                 raise UnknownId(f"no trained item in category {category!r}")
@@ -284,8 +286,7 @@ class SiteRecommender:
         for item in exclude or ():
             scores[self._item_position(item)] = -np.inf
         if categories:
-            wanted = np.isin(self.catalogue.categories.astype(str), [str(c) for c in categories])
-            scores[~wanted] = -np.inf
+            scores[~items_in_categories(self.catalogue.category_lists, categories)] = -np.inf
         return {"user_id": user_id, "path": path, **self._round(), "items": self._ranked(scores, k)}
 
     def _check_k(self, k: int) -> None:

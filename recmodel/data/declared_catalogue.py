@@ -4,7 +4,7 @@ A site that built its catalogue from its own events would let its users define t
 rare item would become a negative and a ranking candidate for every other user, and the first user to buy an
 item would set its price for everyone, so one user's presence would change the others' contributions. A
 deployed site therefore reads its item space from a declared, public file (``catalogue-path`` in its node
-config): ``item_id`` plus optional ``category`` and ``price`` columns (.parquet or .csv), the same file at
+config): ``item_id`` plus optional ``category``, ``categories`` and ``price`` columns (.parquet or .csv), the same file at
 every site (a shop's public product list, or one the coordinator hands out). Its users' events on items that
 are not in it are left out, and counted in the site's own log only.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 
 from recmodel.data.schema import DataError
 
-CATALOGUE_COLUMNS = ("item_id", "category", "price")
+CATALOGUE_COLUMNS = ("item_id", "category", "categories", "price")  # categories: every one, "|"-joined
 
 
 def load_declared_catalogue(path: str | Path) -> pd.DataFrame:
@@ -46,6 +46,6 @@ def events_in_catalogue(events: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.D
     """The events on declared items (their own category and price columns dropped: the catalogue's count), and
     how many events were left out."""
     known = events["item_id"].astype(str).isin(items["item_id"])
-    kept = events[known].drop(columns=[c for c in ("category", "price") if c in events.columns])
+    kept = events[known].drop(columns=[c for c in CATALOGUE_COLUMNS[1:] if c in events.columns])
     kept = kept.assign(item_id=kept["item_id"].astype(str))
     return kept, int((~known).sum())

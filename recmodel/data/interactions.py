@@ -9,12 +9,14 @@ Users with fewer than ``min_interactions`` interactions are dropped (counted).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from recmodel.data.hashing import hash_to_buckets
+from recmodel.data.item_categories import category_membership, item_categories, names_of
 from recmodel.data.schema import EVENT_LEVEL, EVENT_TYPES, DataError, user_attribute_columns
 
 PRICE_SCALE = 5.0  # log1p(price) / PRICE_SCALE keeps typical prices in [0, 2]
@@ -50,6 +52,22 @@ class Catalogue:
     catalogue_rows: bool = False  # True: item_rows = 1 + catalogue position (no two items share a row)
     category_names: tuple[str, ...] | None = None  # set: category_rows = 1 + index here (no two share a row);
     # None: category names hashed into the category buckets
+    all_categories: np.ndarray | None = None  # [N] str, every category of an item, "|"-joined, first = categories
+    category_offsets: np.ndarray | None = None  # [N + 1] into category_members (recmodel.data.item_categories)
+    category_members: np.ndarray | None = None  # [M] category rows of every category of every item
+
+    @functools.cached_property
+    def category_lists(self) -> list[list[str]]:
+        """[N] lists of every category name of each item, the ``categories`` entry first (computed once)."""
+        if self.all_categories is None:
+            return [[str(name)] for name in self.categories]
+        return names_of(self.all_categories)
+
+    def category_membership(self) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets [N + 1], rows [M]) of every category row of every item (one each: ``category_rows``)."""
+        if self.category_offsets is None:
+            return np.arange(len(self.item_ids) + 1, dtype=np.int64), self.category_rows
+        return self.category_offsets, self.category_members
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -146,7 +164,7 @@ def split_leave_last_out(
             f"({dropped} users dropped); lower min-interactions or add data"
         )
     catalogue = _catalogue(events if items is None else items, interactions, item_buckets, category_buckets)
-    names = sorted(set(catalogue.categories.astype(str).tolist()))
+    names = sorted({name for names in catalogue.category_lists for name in names})
     if distinct_categories and len(names) < category_buckets:
         catalogue = with_category_names(catalogue, names)
     position = pd.Series(np.arange(len(catalogue)), index=catalogue.item_ids)
@@ -170,10 +188,11 @@ def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogu
     catalogue_rows = item_buckets == 0
     item_buckets = len(item_ids) + 1 if catalogue_rows else item_buckets
     categories = items["category"].astype(str).to_numpy() if "category" in items else np.full(len(items), "none")
+    every = item_categories(items, categories)
     prices = pd.to_numeric(items["price"], errors="coerce").fillna(0).clip(lower=0).to_numpy() if "price" in items else np.zeros(len(items))
     last_two = interactions.groupby("user_id").cumcount(ascending=False) < 2
     train_counts = interactions.loc[~last_two, "item_id"].value_counts()  # popularity never sees held-out items
-    return Catalogue(
+    catalogue = Catalogue(
         item_ids=item_ids,
         item_rows=np.arange(1, len(item_ids) + 1) if catalogue_rows else hash_to_buckets(item_ids, item_buckets),
         category_rows=hash_to_buckets(categories, category_buckets),
@@ -183,6 +202,16 @@ def _catalogue(events, interactions, item_buckets, category_buckets) -> Catalogu
         item_buckets=item_buckets,
         catalogue_rows=catalogue_rows,
     )
+    return _with_every_category(catalogue, every, lambda names: hash_to_buckets(names, category_buckets))
+
+
+def _with_every_category(catalogue: Catalogue, every: np.ndarray | None, rows_of) -> Catalogue:
+    """``catalogue`` with the rows ``rows_of(names) -> rows`` of all of each item's categories ``every`` [N]
+    (None: one category per item)."""
+    if every is None:
+        return dataclasses.replace(catalogue, all_categories=None, category_offsets=None, category_members=None)
+    offsets, members = category_membership(every, rows_of)
+    return dataclasses.replace(catalogue, all_categories=every, category_offsets=offsets, category_members=members)
 
 
 def _users(events, interactions, catalogue, attribute_buckets, holdout=True):
@@ -243,8 +272,13 @@ def with_category_names(catalogue: Catalogue, names: list[str]) -> Catalogue:
     """``catalogue`` with category rows 1 + index of each item's category in ``names`` (a category ``names`` lacks
     gets row 0, padding): the rows a model trained with ``distinct_categories`` used."""
     row_of = {str(name): row for row, name in enumerate(names, start=1)}
-    rows = np.array([row_of.get(str(c), 0) for c in catalogue.categories], dtype=np.int64)
-    return dataclasses.replace(catalogue, category_rows=rows, category_names=tuple(map(str, names)))
+
+    def rows_of(categories: np.ndarray) -> np.ndarray:
+        return np.array([row_of.get(str(c), 0) for c in categories], dtype=np.int64)
+
+    named = dataclasses.replace(catalogue, category_rows=rows_of(catalogue.categories),
+                                category_names=tuple(map(str, names)))
+    return _with_every_category(named, catalogue.all_categories, rows_of)
 
 
 def with_model_categories(catalogue: Catalogue, names: list[str] | None, buckets: int) -> Catalogue:
@@ -252,8 +286,9 @@ def with_model_categories(catalogue: Catalogue, names: list[str] | None, buckets
     that recorded none, the names hashed into ``buckets`` rows."""
     if names is not None:
         return with_category_names(catalogue, names)
-    return dataclasses.replace(catalogue, category_rows=hash_to_buckets(catalogue.categories, buckets),
-                               category_names=None)
+    hashed = dataclasses.replace(catalogue, category_rows=hash_to_buckets(catalogue.categories, buckets),
+                                 category_names=None)
+    return _with_every_category(hashed, catalogue.all_categories, lambda names: hash_to_buckets(names, buckets))
 
 
 def with_trained_rows(catalogue: Catalogue, trained_item_ids: list[str]) -> Catalogue:

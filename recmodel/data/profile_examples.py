@@ -32,11 +32,12 @@ def profile_example_count(users: Users) -> int:
 
 def profile_training_examples(catalogue: Catalogue, users: Users, *, category_buckets: int,
                               attribute_buckets: int, reference_time: float) -> TensorDataset:
-    """(features [n, F], behaviour [n, F_b], next category [n]) for non-held-out users."""
+    """(features [n, F], behaviour [n, F_b], next category [n] rows or [n, C] shares) for non-held-out users
+    (``next_category_targets``)."""
     train = ~held_out_users(users)
     inputs = summarise(catalogue, users, category_buckets=category_buckets, attribute_buckets=attribute_buckets,
                        reference_time=reference_time, drop_last=True)
-    targets = next_category_targets(catalogue, users, target="last_train")
+    targets = next_category_targets(catalogue, users, target="last_train", category_buckets=category_buckets)
     features = inputs.features[train]
     return TensorDataset(torch.from_numpy(features), torch.from_numpy(features[:, : inputs.behaviour_dim].copy()),
                          torch.from_numpy(targets[train]))

@@ -1,7 +1,8 @@
 """Per-user behaviour summaries, the input of the user-profile model.
 
 For each user, from a set of their interactions (by default all train ones):
-  category affinity  [C]  share of interactions per hashed category row (x 5)
+  category affinity  [C]  share of interactions per category row (x 5); an item with several categories
+                          shares its interaction equally among them
   event mix          [4]  share of interactions ending at view/click/cart/purchase
   recency            [1]  log1p(days since the user's last interaction, to ``reference_time``) / 5
   frequency          [1]  log1p(interactions) / 5
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recmodel.data.interactions import PRICE_SCALE, Catalogue, Users
+from recmodel.data.item_categories import spread_over_categories
 from recmodel.data.schema import EVENT_TYPES
 
 SECONDS_PER_DAY = 86_400.0
@@ -55,7 +57,8 @@ def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attr
     n = np.bincount(user_of, minlength=len(users)).astype(np.float64)
     denominator = np.maximum(n, 1)[:, None]
     affinity = np.zeros((len(users), category_buckets))
-    np.add.at(affinity, (user_of, catalogue.category_rows[items]), 1.0)
+    event, rows, weight = spread_over_categories(*catalogue.category_membership(), items)
+    np.add.at(affinity, (user_of[event], rows), weight)  # an event's 1 shared among its item's categories
     mix = np.zeros((len(users), len(EVENT_TYPES)))
     np.add.at(mix, (user_of, levels), 1.0)
     last_time = np.full(len(users), -np.inf)
@@ -72,9 +75,19 @@ def summarise(catalogue: Catalogue, users: Users, *, category_buckets: int, attr
     return ProfileInputs(np.hstack([behaviour, demographics]).astype(np.float32), behaviour.shape[1])
 
 
-def next_category_targets(catalogue: Catalogue, users: Users, *, target: str) -> np.ndarray:
-    """Category row of each user's next interaction: ``last_train`` (for training) or ``test``. [U] int64."""
+def next_category_targets(catalogue: Catalogue, users: Users, *, target: str,
+                          category_buckets: int) -> np.ndarray:
+    """The categories of each user's next interaction: ``last_train`` (for training) or ``test``.
+
+    [U] int64 category rows when every item has one category; [U, category_buckets] float32 shares (1 spread
+    equally over the item's categories) when some item has several (``recmodel.data.item_categories``)."""
     if target == "test":
-        return catalogue.category_rows[users.test_item]
-    last = users.train_items[np.maximum(users.train_offsets[1:] - 1, 0)]
-    return catalogue.category_rows[last]
+        items = users.test_item
+    else:
+        items = users.train_items[np.maximum(users.train_offsets[1:] - 1, 0)]
+    if catalogue.category_offsets is None:
+        return catalogue.category_rows[items]
+    shares = np.zeros((len(items), category_buckets), dtype=np.float32)
+    event, rows, weight = spread_over_categories(*catalogue.category_membership(), items)
+    np.add.at(shares, (event, rows), weight)
+    return shares

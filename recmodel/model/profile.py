@@ -50,7 +50,8 @@ class ProfileModel(nn.Module):
 class ProfileLoss(nn.Module):
     """Per user: mean squared reconstruction error x ``reconstruction_weight`` + next-category cross-entropy.
 
-    ``forward(reconstruction [B, F_b], logits [B, C], behaviour [B, F_b], next_category [B])``;
+    ``forward(reconstruction [B, F_b], logits [B, C], behaviour [B, F_b], next_category)``, next_category being
+    [B] int64 rows or [B, C] float shares (an item with several categories);
     ``reduction`` ``none`` -> [B] (what Opacus's ghost clipping asks for), ``mean`` or ``sum``.
     """
 

@@ -95,21 +95,29 @@ def _ratings_to_events(chunk, lines, report, options: ImportOptions, *, items=No
 
 
 # --- MovieLens -----------------------------------------------------------
+def _set_genres(items: pd.DataFrame, genres: pd.Series) -> None:
+    """``categories``: every genre, ``|``-joined as MovieLens lists them; ``category``: the first ("unknown"
+    for a movie without any)."""
+    genres = genres.fillna("").astype(str).str.strip().replace("", "unknown")
+    items["categories"] = genres
+    items["category"] = genres.str.split("|").str[0]
+
+
 def import_movielens_100k(source: Path, out: Path, options: ImportOptions) -> RowReport:
     """Directory with ``u.data`` (tab), ``u.user`` and ``u.item`` (``|``, Latin-1)."""
     report = RowReport(str(_find(source, "u.data")), options.skip_bad_rows)
     items = read_side_table(_find(source, "u.item"), sep="|", encoding="latin-1",
                             names=["item_id", "title", "release", "video", "url", *ML_GENRES],
                             id_columns=("item_id",), flag_columns=tuple(ML_GENRES))
-    flags = items[ML_GENRES].astype(int).to_numpy()
-    items["category"] = np.where(flags.any(axis=1), np.asarray(ML_GENRES)[flags.argmax(axis=1)], "unknown")
+    flags = items[ML_GENRES].astype(int).to_numpy().astype(bool)
+    _set_genres(items, pd.Series(["|".join(np.asarray(ML_GENRES)[row]) for row in flags], index=items.index))
     users = read_side_table(_find(source, "u.user"), sep="|", encoding="latin-1",
                             names=["user_id", "user_age", "user_gender", "user_occupation", "zip"],
                             id_columns=("user_id", "user_age"))
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="\t",
                             header=False, report=report, chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, options, items=items.set_index("item_id")[["category", "title"]],
+        c, l, report, options, items=items.set_index("item_id")[["category", "categories", "title"]],
         users=users.set_index("user_id")[["user_age", "user_gender", "user_occupation"]]), out, report)
 
 
@@ -118,14 +126,14 @@ def import_movielens_1m(source: Path, out: Path, options: ImportOptions) -> RowR
     report = RowReport(str(_find(source, "ratings.dat")), options.skip_bad_rows)
     movies = read_side_table(_find(source, "movies.dat"), sep="::", encoding="latin-1",
                              names=["item_id", "title", "genres"], id_columns=("item_id",))
-    movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
+    _set_genres(movies, movies["genres"])
     users = read_side_table(_find(source, "users.dat"), sep="::", encoding="latin-1",
                             names=["user_id", "user_gender", "user_age", "user_occupation", "zip"],
                             id_columns=("user_id", "user_age"))
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep="::",
                             header=False, report=report, encoding="latin-1", chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, options, items=movies.set_index("item_id")[["category", "title"]],
+        c, l, report, options, items=movies.set_index("item_id")[["category", "categories", "title"]],
         users=users.set_index("user_id")[["user_gender", "user_age", "user_occupation"]]), out, report)
 
 
@@ -134,11 +142,11 @@ def import_movielens_latest(source: Path, out: Path, options: ImportOptions) -> 
     report = RowReport(str(_find(source, "ratings.csv")), options.skip_bad_rows)
     movies = read_side_table(_find(source, "movies.csv"), sep=",", header=True, names=["item_id", "title", "genres"],
                              id_columns=("item_id",))
-    movies["category"] = movies["genres"].fillna("unknown").str.split("|").str[0]
+    _set_genres(movies, movies["genres"])
     chunks = read_delimited(Path(report.source), names=["user", "item", "rating", "timestamp"], sep=",",
                             header=True, report=report, chunk_rows=options.chunk_rows)
     return _run(chunks, lambda c, l: _ratings_to_events(
-        c, l, report, options, items=movies.set_index("item_id")[["category", "title"]]), out, report)
+        c, l, report, options, items=movies.set_index("item_id")[["category", "categories", "title"]]), out, report)
 
 
 # --- e-commerce logs -------------------------------------------------------

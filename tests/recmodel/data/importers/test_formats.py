@@ -20,6 +20,7 @@ def test_movielens_100k(ml100k_dir, tmp_path):
     row = events[(events.user_id == "196") & (events.item_id == "242")].iloc[0]
     assert (row.event, row.timestamp, row.category, row.user_age, row.user_occupation) == (
         "click", 881250949.0, "Comedy", "49", "writer")
+    assert row.categories == "Comedy"  # a genre flag each: one genre
     assert "Kolyä (1996)" in set(events["title"])  # Latin-1 decoded
     assert set(events["event"]) == {"view", "click", "add_to_cart", "purchase"}
 
@@ -41,6 +42,7 @@ def test_movielens_1m_double_colon_and_latin1(ml1m_dir, tmp_path):
     assert len(events) == 3
     peach = events[events.item_id == "661"].iloc[0]
     assert (peach.category, peach.title, peach.user_gender) == ("Animation", "James and the Giant Pêche (1996)", "F")
+    assert peach.categories == "Animation|Children's|Musical"  # every genre, the first as category
     assert events[events.rating == 5.0].iloc[0].event == "purchase"
 
 
@@ -48,6 +50,7 @@ def test_movielens_latest_half_stars_and_quoted_titles(ml_latest_dir, tmp_path):
     events, _ = _imported("movielens-latest", ml_latest_dir, tmp_path)
     assert list(events.sort_values(["user_id", "item_id"])["event"]) == ["add_to_cart", "purchase", "click"]
     assert "American President, The (1995)" in set(events["title"])
+    assert set(events["categories"]) == {"Adventure|Animation|Children|Comedy|Fantasy", "Comedy|Drama|Romance"}
 
 
 def test_retailrocket_events_and_latest_category(retailrocket_dir, tmp_path):
