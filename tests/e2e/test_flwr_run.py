@@ -196,7 +196,7 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
         state = out_dir / "ml" / "partners" / site
         models = [json.loads(line)["model"] for line in (state / "ledger.jsonl").read_text().splitlines()]
         assert models == ["popularity", "profile", "dlrm", "evaluation", "profile", "dlrm", "evaluation",
-                          "dlrm-personalised", "evaluation"]
+                          "dlrm-personalised", "evaluation", "evaluation"]  # the lift, then the marketing figures
         assert (state / "personalised" / "model.pt").exists()  # stays at the site
         assert json.loads((state / "ledger.jsonl").read_text().splitlines()[-1])["epsilon"] <= 8.0
     assert audit(out_dir / "ml").returncode == 0
