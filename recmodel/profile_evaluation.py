@@ -23,7 +23,6 @@ from recmodel.model.profile import ProfileModel
 TOP = 5
 
 
-@torch.no_grad()
 def _as_sets(targets: np.ndarray, category_buckets: int) -> np.ndarray:
     """[U, C] bool: the categories of each user's test item (rows [U] or shares [U, C] from next_category_targets)."""
     if targets.ndim == 2:
@@ -33,6 +32,7 @@ def _as_sets(targets: np.ndarray, category_buckets: int) -> np.ndarray:
     return sets
 
 
+@torch.no_grad()
 def evaluate_profiles(model: ProfileModel, catalogue: Catalogue, users: Users, *, category_buckets: int,
                       attribute_buckets: int, reference_time: float) -> dict:
     """{"next-category-top5", "prior-top5", "reconstruction-mse", "mean-baseline-mse", "profile-users"}."""

@@ -60,3 +60,31 @@ def test_an_event_counts_equally_for_each_of_its_categories():
     assert targets.shape == (2, 8) and targets[u2, 1] == 1.0 and targets.sum(1).tolist() == [1.0, 1.0]
     shares = category_shares(_events(), data.users.user_ids)
     assert shares.loc[u1, "Comedy"] == pytest.approx(1 / 5)  # of u1's 5 events, b and c count half each
+
+
+def test_the_profile_model_trains_and_is_evaluated_on_every_category():
+    import torch
+
+    from recmodel.data.profile_examples import profile_loss, profile_training_examples
+    from recmodel.data.synthetic import SyntheticSpec, generate_events
+    from recmodel.model.profile import ProfileLoss, ProfileModel, ProfileSpec
+    from recmodel.profile_evaluation import evaluate_profiles
+
+    events = generate_events(SyntheticSpec(users=300, items=60, categories=6, partners=1, seed=1))
+    second = events["item_id"].map(lambda item: f"cat{(int(item[1:]) * 7) % 6:02d}")
+    events["categories"] = events["category"] + "|" + second  # every item gets a second category (or the same)
+    data = _split(events, buckets=8, distinct_categories=True)
+    assert data.catalogue.category_offsets is not None
+    examples = profile_training_examples(data.catalogue, data.users, category_buckets=8, attribute_buckets=4,
+                                         reference_time=2e9)
+    features, behaviour, targets = examples.tensors
+    assert targets.shape == (len(features), 8) and torch.allclose(targets.sum(1), torch.ones(len(features)))
+    model = ProfileModel(ProfileSpec(features.shape[1], behaviour.shape[1], 8))
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(30):
+        optimiser.zero_grad()
+        profile_loss(model, ProfileLoss(), examples.tensors).backward()
+        optimiser.step()
+    result = evaluate_profiles(model, data.catalogue, data.users, category_buckets=8, attribute_buckets=4,
+                               reference_time=2e9)
+    assert result["profile-users"] > 0 and 0 < result["prior-top5"] <= 1 and 0 < result["next-category-top5"] <= 1
