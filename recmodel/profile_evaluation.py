@@ -3,7 +3,7 @@
 Held-out users (see ``profile_examples.held_out_users``) are never trained on.
 Input: the summary of all their train interactions; targets: its behaviour
 part (reconstruction) and the category of their test interaction (next
-category: a hit when any of the item's categories is among the top 5).
+category: the share of the item's categories among the top 5, 1 or 0 for an item with one category).
 Baselines: the mean behaviour vector of training users, and the global
 category prior (the 5 most frequent categories among training users'
 interactions, an item's interaction shared among its categories) for everyone.
@@ -23,13 +23,14 @@ from recmodel.model.profile import ProfileModel
 TOP = 5
 
 
-def _as_sets(targets: np.ndarray, category_buckets: int) -> np.ndarray:
-    """[U, C] bool: the categories of each user's test item (rows [U] or shares [U, C] from next_category_targets)."""
+def _as_shares(targets: np.ndarray, category_buckets: int) -> np.ndarray:
+    """[U, C] float: each user's test item's categories as shares summing to 1 (``next_category_targets`` gives
+    rows [U] for one category per item, shares [U, C] otherwise)."""
     if targets.ndim == 2:
-        return targets > 0
-    sets = np.zeros((len(targets), category_buckets), dtype=bool)
-    sets[np.arange(len(targets)), targets] = True
-    return sets
+        return targets
+    shares = np.zeros((len(targets), category_buckets), dtype=np.float32)
+    shares[np.arange(len(targets)), targets] = 1.0
+    return shares
 
 
 @torch.no_grad()
@@ -43,8 +44,8 @@ def evaluate_profiles(model: ProfileModel, catalogue: Catalogue, users: Users, *
     inputs = summarise(catalogue, users, category_buckets=category_buckets, attribute_buckets=attribute_buckets,
                        reference_time=reference_time)
     behaviour = inputs.features[:, : inputs.behaviour_dim]
-    target = _as_sets(next_category_targets(catalogue, users, target="test", category_buckets=category_buckets),
-                      category_buckets)[held]
+    target = _as_shares(next_category_targets(catalogue, users, target="test", category_buckets=category_buckets),
+                        category_buckets)[held]
     model.eval()
     reconstruction, logits, _ = model(torch.from_numpy(inputs.features[held]))
     predicted = torch.topk(logits, TOP, dim=1).indices.numpy()
@@ -55,8 +56,8 @@ def evaluate_profiles(model: ProfileModel, catalogue: Catalogue, users: Users, *
     everyone = np.broadcast_to(prior, (len(target), TOP))
     mean_behaviour = behaviour[~held].mean(axis=0) if (~held).any() else behaviour.mean(axis=0)
     return {
-        "next-category-top5": float(np.take_along_axis(target, predicted, axis=1).any(axis=1).mean()),
-        "prior-top5": float(np.take_along_axis(target, everyone, axis=1).any(axis=1).mean()),
+        "next-category-top5": float(np.take_along_axis(target, predicted, axis=1).sum(axis=1).mean()),
+        "prior-top5": float(np.take_along_axis(target, everyone, axis=1).sum(axis=1).mean()),
         "reconstruction-mse": float(((reconstruction.numpy() - behaviour[held]) ** 2).mean()),
         "mean-baseline-mse": float(((mean_behaviour - behaviour[held]) ** 2).mean()),
         "profile-users": int(held.sum()),

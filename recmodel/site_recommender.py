@@ -36,7 +36,7 @@ import torch
 from recmodel.audiences import already_acted, audience_scores, top_audience
 from recmodel.buy_again import (PurchaseHistories, item_repeat_rates, mixed_list, purchase_histories, repeat_scores,
                                 slot_pattern)
-from recmodel.customer_value import customer_value
+from recmodel.customer_value import category_shares, customer_value
 from recmodel.data.ad_hoc_users import ad_hoc_users
 from recmodel.data.category_names import category_row_names
 from recmodel.data.item_categories import items_in_categories
@@ -45,6 +45,7 @@ from recmodel.data.interactions import Users, user_dense_features
 from recmodel.data.profile_features import summarise
 from recmodel.data.schema import EVENT_LEVEL, DataError
 from recmodel.model.shared_candidates import score_shared_candidates
+from recmodel.segment_descriptions import distinctive_categories
 from recmodel.segments import kmeans
 from recmodel.serving import ServingData, item_descriptions, load_for_serving, serving_reference_time
 
@@ -77,6 +78,7 @@ class SiteRecommender:
         self._repeat: tuple[PurchaseHistories, np.ndarray] | None = None
         self._patterns: dict[int, list[bool]] = {}
         self._segments: dict[tuple[int, int], np.ndarray] = {}
+        self._distinctive: dict[int, list] = {}  # top_categories -> per customer, from the site's own events
 
     @classmethod
     def load(cls, run: str | Path, data: str | Path, *, which: str = "selected") -> "SiteRecommender":
@@ -222,7 +224,9 @@ class SiteRecommender:
 
     # ----- profiles -------------------------------------------------------------------------------------------
     def profile(self, user_id: str, top_categories: int = 3) -> dict:
-        """A customer's top interest categories (the profile model), profile embedding and recency/frequency/spend."""
+        """A customer's top interest categories (the profile model's prediction), distinctive categories (those the
+        customer's own events at the site over-represent against all customers', ``distinctive_categories``),
+        profile embedding and recency/frequency/spend."""
         row = self._customer(user_id)
         if self.model.profile is None:
             raise DataError("this run trained no profile model (profiles=false)")
@@ -232,8 +236,14 @@ class SiteRecommender:
         names = category_row_names(self.catalogue, len(interest))
         top = np.argsort(-interest)[:top_categories]
         value = customer_value(self.serving.events, np.array([str(user_id)])).iloc[0]
+        if top_categories not in self._distinctive:  # every customer's at once: vectorised, then kept
+            shares = category_shares(self.serving.events, self.users.user_ids)
+            self._distinctive[top_categories] = distinctive_categories(shares, top_categories)
         return {"user_id": str(user_id), **self._round(),
                 "top_categories": [{"category": names[j], "share": round(float(interest[j]), 4)} for j in top],
+                "distinctive_categories": [{"category": name, "share": round(own, 4),
+                                            "all_users_share": round(everyone, 4)}
+                                           for name, own, everyone in self._distinctive[top_categories][row]],
                 "profile": [round(float(x), 5) for x in embedding[0]],
                 "value": {key: (float(v) if np.isfinite(v) else None) for key, v in value.items()}}
 

@@ -206,7 +206,7 @@ def run_profile(args) -> int:
     from recmodel.data.category_names import category_row_names
     from recmodel.data.schema import DataError
     from recmodel.device import on_device, resolve_device
-    from recmodel.segment_descriptions import summarise_segments
+    from recmodel.segment_descriptions import distinctive_categories, summarise_segments
     from recmodel.segments import kmeans
     from recmodel.serving import load_for_serving
 
@@ -234,16 +234,19 @@ def run_profile(args) -> int:
     top = np.argsort(-interest, axis=1)[:, : args.top_categories]
     segments = kmeans(embedding, args.segments, seed=args.seed)
     value = customer_value(serving.events, serving.users.user_ids)
+    shares = category_shares(serving.events, serving.users.user_ids)
     table = pd.DataFrame({
         "user_id": serving.users.user_ids,
         "segment": segments,
         "top_categories": ["|".join(f"{names[j]}:{interest[i, j]:.3f}" for j in top[i]) for i in range(len(top))],
+        "distinctive_categories": ["|".join(f"{name}:{own:.3f}:{everyone:.3f}" for name, own, everyone in found)
+                                   for found in distinctive_categories(shares, args.top_categories)],
         "profile": list(embedding.astype(np.float32)),
         "model_round": pd.array([serving.served.round] * len(embedding), dtype="Int64"),  # <NA>: not recorded
     })
     table = pd.concat([table, value], axis=1)
     write_parquet_atomically(table, out)
-    summary = summarise_segments(segments, args.segments, value, category_shares(serving.events, serving.users.user_ids))
+    summary = summarise_segments(segments, args.segments, value, shares)
     write_atomically(summary_path, lambda tmp: summary.to_csv(tmp, index=False, float_format="%.4g"))
     write_atomically(plot_path, lambda tmp: _plot_segments(embedding, segments, summary, tmp))
     print(f"wrote {len(table):,} profiles to {out}, {args.segments} segments to {summary_path}, plot {plot_path}")

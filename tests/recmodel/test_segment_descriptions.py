@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from recmodel.segment_descriptions import summarise_segments
+from recmodel.segment_descriptions import distinctive_categories, summarise_segments
 
 
 def test_a_segment_is_described_by_its_over_represented_category_and_its_activity():
@@ -30,3 +30,11 @@ def test_a_category_barely_above_everyone_is_not_called_over_represented():
     summary = summarise_segments(segments, 2, value, shares)
     assert "over-represented" not in summary["description"].iloc[0]
     assert "no category stands out" in summary["description"].iloc[0]
+
+
+def test_a_customer_is_described_by_the_categories_their_own_events_over_represent():
+    shares = pd.DataFrame({"Jazz": [0.9, 0.05, 0.05, 0.0], "Rock": [0.1, 0.9, 0.85, 0.9],
+                           "Pop": [0.0, 0.05, 0.1, 0.1]})  # all users: Jazz 0.25, Rock 0.6875, Pop 0.0625
+    found = distinctive_categories(shares, limit=2)
+    assert [[name for name, _, _ in user] for user in found] == [["Jazz"], ["Rock"], ["Rock", "Pop"], ["Rock", "Pop"]]
+    assert found[0][0] == ("Jazz", 0.9, 0.25)  # 0.9 of the customer's events against 0.25 of everyone's

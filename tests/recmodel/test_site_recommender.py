@@ -118,6 +118,22 @@ def test_profiles_name_categories_and_value(site):
     assert all(" or " not in c["category"] and c["category"].startswith("cat") for c in profile["top_categories"])
     assert abs(sum(c["share"] for c in profile["top_categories"])) <= 1.0
     assert profile["value"]["events"] > 0
+
+
+def test_distinctive_categories_find_what_the_customer_favours(site, trained_run):
+    """The generator's ground truth (each user's two favourite categories, never read by fedrec): the first
+    distinctive category of most customers is one of them."""
+    _, _, events = trained_run
+    favourites = events.drop_duplicates("user_id").set_index("user_id")["latent_favourites"]
+    customers = list(favourites.index[:60])
+    found = [site.profile(user)["distinctive_categories"] for user in customers]
+    named = [(answer[0]["category"], user) for answer, user in zip(found, customers) if answer]
+    assert len(named) >= 0.9 * len(customers)
+    right = np.mean([name in favourites[user] for name, user in named])
+    commonest = events["category"].value_counts().index[0]  # what a profile that is only the prior names
+    baseline = np.mean([commonest in favourites[user] for user in customers])
+    assert right >= 0.85 and right >= baseline + 0.2, (right, baseline)
+    assert all(c["share"] >= 1.2 * c["all_users_share"] for answer in found for c in answer)
     with pytest.raises(UnknownId):
         site.profile("nobody")
 
