@@ -192,7 +192,8 @@ class RunConfig:
             if getattr(self, name) > limit:
                 raise ConfigError(f"{_key(name)} = {getattr(self, name)} is above its limit {limit:,}; allowed: an "
                                   f"integer up to {limit:,}")
-        _positive_int(self, "num_server_rounds", "min_partners", "local_epochs", "batch_size",
+        _at_least(self, "local_epochs", 0)  # 0: derived per site (recmodel.training.data_defaults)
+        _positive_int(self, "num_server_rounds", "min_partners", "batch_size",
                       "embedding_dim", "history_length", "positives_per_user", "top_k")
         self.metric_ks()
         _positive_int(self, "profile_dim", "profile_epochs", "personalise_epochs")

@@ -19,6 +19,7 @@ from recmodel.evaluation import (VALIDATION_KEY, evaluate_bundle, evaluate_ranki
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.model.model_file import save_model
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
+from recmodel.training.data_defaults import explain_choices
 from recmodel.training.reference_baselines import reference_baselines
 from server.checkpoint import (Checkpoint, check_resumable, load_checkpoint, recorder_state, restore_recorder,
                                restore_strategy_state, save_checkpoint, strategy_state)
@@ -247,6 +248,14 @@ def _print_start(run: RunDirectory, config: RunConfig, data: FederatedData | Non
               f"({', '.join(sorted(checks.names[n] for n in checks.passed))}), dp={config.dp}, "
               f"strategy={config.strategy}; the coordinator reads no partner data: evaluation is federated only",
               flush=True)
+    explained: dict[str, list[str]] = {}
+    for name in sorted(checks.names[n] for n in checks.passed):
+        line = explain_choices(config, examples=checks.users[name],
+                               catalogue_items=None if data is None else len(data.catalogue))
+        explained.setdefault(line, []).append(name)
+    for line, names in explained.items():
+        if line:
+            print(f"derived from the data ({', '.join(names)}): {line}", flush=True)
     if checkpoint is not None:
         print(f"resuming from the checkpoint of round {checkpoint.server_round}: rounds "
               f"{checkpoint.server_round + 1}-{config.num_server_rounds} to go", flush=True)

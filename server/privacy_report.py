@@ -92,7 +92,7 @@ def build_report(config: RunConfig, recorder: RoundRecorder, *, finished: bool, 
             "max_grad_norm": config.max_grad_norm,
             "target_epsilon": config.target_epsilon,
             "planned_rounds": config.num_server_rounds,
-            "local_epochs": config.local_epochs,
+            "local_epochs": config.local_epochs or "derived per partner from its declared users",
             "expected_batch_size": config.batch_size,  # a cap: a site trains with min(this, its examples / 4);
                                                         # each partner's ledger entries hold its sample rate
         },

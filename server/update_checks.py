@@ -97,5 +97,5 @@ def update_norm_bound(config: RunConfig, global_state: dict[str, torch.Tensor], 
         bound += movement("dlrm.", config.sparse_learning_rate, 0.0, steps, "sgd")
     if config.profiles:
         bound += movement("profile.", config.profile_learning_rate, PROFILE_MOMENTUM,
-                          steps * config.profile_epochs / config.local_epochs, "sgd")
+                          config.profile_epochs / rate, "sgd")  # an epoch is 1 / sample-rate steps
     return SAFETY * bound

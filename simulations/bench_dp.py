@@ -45,6 +45,7 @@ from recmodel.training.local import DPSettings, recommendation_loss, train_local
 from simulations.defaults import default_run_config
 
 WARMUP_STEPS = 2
+NEGATIVES_PER_POSITIVE = 4  # the workload the committed figures measured (a run derives its own: data_defaults)
 USERS_PER_RUN = 16_384  # default timed users per configuration: a round of a large partner
 PATHS = ("dp", "opacus", "fastest-sparse", "fastest-dense")
 
@@ -54,7 +55,7 @@ def random_examples(spec: ModelSpec, users: int, config) -> TensorDataset:
     negatives per user), then the logit offsets [users, L] (zero: uniform negatives)."""
     g = torch.Generator().manual_seed(0)
     h, pos = config.history_length, config.positives_per_user
-    candidates = pos * (1 + config.negatives_per_positive)
+    candidates = pos * (1 + NEGATIVES_PER_POSITIVE)
     labels = torch.zeros(users, candidates)
     labels[:, :pos] = 1.0
     return TensorDataset(

@@ -25,6 +25,7 @@ from recmodel.privacy.site_secrets import example_seed
 from recmodel.privacy.ledger import PrivacyLedger
 from recmodel.privacy.preflight import noise_scaled_learning_rate, noise_to_signal
 from recmodel.model.loss import recommendation_criterion
+from recmodel.training.data_defaults import local_epochs_for
 from recmodel.training.local import DPSettings, TrainReport, local_batch_size, recommendation_loss, train_locally
 from recmodel.training.release_plan import (check_plan_runs, dlrm_training_examples, plan_site_releases,
                                             planned_examples, record_release)
@@ -98,9 +99,10 @@ def run_private_round(
     seed = example_seed(state_dir, server_round, dp=config.dp, run_seed=config.seed)
     dlrm_examples = dlrm_training_examples(catalogue, users, config, seed=seed,
                                            item_prior=recommender.dlrm.item_prior.numpy())
-    tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, config.local_epochs, config.learning_rate,
-                           config.momentum, recommendation_criterion(config.loss), recommendation_loss,
-                           config.optimizer, planned=planned_examples(users, config.privacy_unit, population)))
+    planned = planned_examples(users, config.privacy_unit, population)
+    tasks.append(LocalTask("dlrm", recommender.dlrm, dlrm_examples, local_epochs_for(config, planned),
+                           config.learning_rate, config.momentum, recommendation_criterion(config.loss),
+                           recommendation_loss, config.optimizer, planned=planned))
     if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
 

@@ -27,6 +27,7 @@ from recmodel.data.profile_examples import profile_example_count
 from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
 from recmodel.privacy.budget import PlannedRelease, check_budget
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
+from recmodel.training.data_defaults import local_epochs_for, negatives_for
 from recmodel.training.local import local_batch_size, steps_per_epoch
 
 PERSONALISED = "dlrm-personalised"
@@ -45,7 +46,7 @@ def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig
     sampler = negative_sampler(config.negative_sampling, item_prior=item_prior, item_rows=catalogue.item_rows)
     return TrainingExamples(catalogue, users, history_length=config.history_length,
                             positives_per_user=config.positives_per_user,
-                            negatives_per_positive=config.negatives_per_positive,
+                            negatives_per_positive=negatives_for(config, len(catalogue)),
                             privacy_unit=config.privacy_unit, seed=seed, sampler=sampler)
 
 
@@ -65,7 +66,7 @@ def planned_examples(users: Users, privacy_unit: str, population: int | None) ->
 
 def run_sizes(config: RunConfig, *, dlrm_examples: int, profile_examples: int) -> dict[str, tuple[int, int, int]]:
     """Every DP-SGD release the run plans at a site: {model: (examples, epochs per release, releases)}."""
-    sizes = {"dlrm": (dlrm_examples, config.local_epochs, config.num_server_rounds)}
+    sizes = {"dlrm": (dlrm_examples, local_epochs_for(config, dlrm_examples), config.num_server_rounds)}
     if config.profiles:
         sizes = {"profile": (profile_examples, config.profile_epochs, config.num_server_rounds), **sizes}
     if config.personalise:
