@@ -204,8 +204,9 @@ class RunConfig:
         _at_least(self, "attribute_buckets", 2)
         _at_least(self, "negatives_per_positive", 0)
         _at_least(self, "popularity_recent_items", 0)
-        _in_range(self, "popularity_noise_multiplier", MIN_RELEASE_NOISE, MAX_NOISE, "a noise multiplier",
-                  low_inclusive=True)
+        if self.popularity_noise_multiplier != 0:  # 0: derived per site (recmodel.training.release_plan)
+            _in_range(self, "popularity_noise_multiplier", MIN_RELEASE_NOISE, MAX_NOISE, "a noise multiplier",
+                      low_inclusive=True)
         _at_least(self, "min_interactions", 3)
         _in_range(self, "learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
         _in_range(self, "profile_learning_rate", 0, MAX_LEARNING_RATE, "a learning rate")
@@ -223,13 +224,13 @@ class RunConfig:
         _one_of(self, "optimizer", LOCAL_OPTIMIZERS)
         _in_range(self, "proximal_mu", 0, MAX_NORM, "a proximal weight", low_inclusive=True)
         _in_range(self, "evaluation_noise_multiplier", MIN_RELEASE_NOISE, MAX_NOISE, "a noise multiplier",
-                  low_inclusive=True)
+                      low_inclusive=True)
         _in_range(self, "central_noise_multiplier", 0, MAX_NOISE, "a noise multiplier", low_inclusive=True)
         _in_range(self, "central_clipping_norm", 0, MAX_NORM, "a clipping norm")
         _in_range(self, "round_timeout", 0, 7 * 24 * 3600, "a timeout in seconds")
         _in_range(self, "max_update_norm", 0, MAX_NORM, "an update norm bound", low_inclusive=True)
         _in_range(self, "reference_time", 0, MAX_REFERENCE_TIME, "a time in seconds since 1970",
-                  low_inclusive=True)
+                      low_inclusive=True)
         self.declared_attributes()
         if self.site_policy and not Path(self.site_policy).expanduser().is_file():
             raise ConfigError(f"site-policy: file '{self.site_policy}' does not exist; allowed: '' (simulated sites "

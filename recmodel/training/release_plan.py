@@ -24,9 +24,11 @@ from recmodel.data.examples import TrainingExamples
 from recmodel.data.interactions import Catalogue, Users
 from recmodel.data.negative_sampling import negative_sampler
 from recmodel.data.profile_examples import profile_example_count
-from recmodel.privacy.accounting import accountant_label, calibrate_shared_noise_multiplier, epsilon_of
+from recmodel.privacy.accounting import (accountant_label, calibrate_noise_multiplier,
+                                         calibrate_shared_noise_multiplier, epsilon_of)
 from recmodel.privacy.budget import PlannedRelease, check_budget
 from recmodel.privacy.ledger import DPEvent, PrivacyLedger
+from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING, noise_to_signal
 from recmodel.training.data_defaults import local_epochs_for, negatives_for
 from recmodel.training.local import local_batch_size, steps_per_epoch
 
@@ -34,6 +36,7 @@ PERSONALISED = "dlrm-personalised"
 EVALUATION = "evaluation"
 POPULARITY = "popularity"
 CALIBRATION_FILE = "calibration.json"  # in the state dir: the run's calibrated noise multiplier, a cache
+DEFAULT_POPULARITY_NOISE = 2.0  # item counts' noise multiplier where DP-SGD carries the quality (plan_releases)
 
 
 def dlrm_training_examples(catalogue: Catalogue, users: Users, config: RunConfig, *, seed: int,
@@ -99,12 +102,30 @@ def plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], sta
 
     The DP-SGD noise multiplier is shared and calibrated once per run (cached
     in ``state_dir/calibration.json``) so that all planned releases spend target-epsilon.
+
+    ``popularity-noise-multiplier = 0`` derives the item counts' noise: ``DEFAULT_POPULARITY_NOISE`` where the
+    DLRM's DP-SGD noise-to-signal stays at or below ``NOISE_TO_SIGNAL_WARNING``; above it (a site of a few
+    hundred users), the multiplier that spends half of ``target-epsilon`` on its own, since the noised counts,
+    not DP-SGD, carry the quality there. A function of the plan only: the same at every replay of the run.
     """
+    plans = _plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations,
+                           popularity_noise=config.popularity_noise_multiplier or DEFAULT_POPULARITY_NOISE)
+    if config.popularity_noise_multiplier or not config.popularity_prior or "dlrm" not in plans:
+        return plans
+    if noise_to_signal(plans["dlrm"], sizes["dlrm"][0]) <= NOISE_TO_SIGNAL_WARNING:
+        return plans
+    half = calibrate_noise_multiplier(target_epsilon=config.target_epsilon / 2, delta=config.target_delta,
+                                      sample_rate=1.0, steps=1, accountant=config.accountant)
+    return _plan_releases(config, sizes, state_dir, run_id, evaluations=evaluations, popularity_noise=half)
+
+
+def _plan_releases(config: RunConfig, sizes: dict[str, tuple[int, int, int]], state_dir: Path, run_id: str, *,
+                   evaluations: int, popularity_noise: float) -> dict[str, PlannedRelease]:
     per_epoch = {name: steps_per_epoch(n, local_batch_size(config.batch_size, n)) for name, (n, _, _) in sizes.items()}
     planned = [(1.0 / per_epoch[name], releases * epochs * per_epoch[name])
                for name, (_, epochs, releases) in sizes.items()]
     evaluation = PlannedRelease(config.evaluation_noise_multiplier, 1.0, 1)
-    popularity = PlannedRelease(config.popularity_noise_multiplier, 1.0, 1)
+    popularity = PlannedRelease(popularity_noise, 1.0, 1)
     fixed = [(evaluation.noise_multiplier, 1.0, evaluations)] if evaluations else []
     if config.popularity_prior:
         fixed.append(popularity.as_history()[0])

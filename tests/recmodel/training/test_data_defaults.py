@@ -1,5 +1,6 @@
 """Settings derived from the data when the run config leaves them at 0, the same at the site and the coordinator."""
 
+import pytest
 import torch
 
 from recmodel.data.federated import load_federated_data, model_spec_for
@@ -35,3 +36,23 @@ def test_the_site_trains_the_steps_the_coordinator_plans_for_its_declared_popula
     assert outcome.steps == planned_training_counts(config, len(users))["steps"] > 2 * 4  # more than 2 epochs
     line = explain_choices(config, examples=len(users), catalogue_items=len(data.catalogue))
     assert line.startswith(f"local-epochs {local_epochs_for(config, len(users))} (") and "negatives-per-positive 4" in line
+
+
+def test_small_sites_spend_half_the_budget_on_the_item_counts_and_large_ones_keep_the_default(tmp_path):
+    from recmodel.privacy.accounting import epsilon_of
+    from recmodel.training.release_plan import (DEFAULT_POPULARITY_NOISE, POPULARITY, plan_releases, run_sizes,
+                                                whole_run)
+
+    config = default_run_config(popularity_noise_multiplier=0.0, popularity_prior=True, target_epsilon=8.0)
+    small = plan_releases(config, run_sizes(config, dlrm_examples=122, profile_examples=122), tmp_path / "s",
+                          "r", evaluations=6)
+    alone = epsilon_of(small[POPULARITY].as_history(), delta=config.target_delta, accountant=config.accountant)
+    assert alone == pytest.approx(4.0, abs=0.02)  # half of the target on the counts alone
+    everything = [step for plan in whole_run(config, small, evaluations=6) for step in plan.as_history()]
+    assert epsilon_of(everything, delta=config.target_delta, accountant=config.accountant) <= 8.0 + 1e-6
+    large = plan_releases(config, run_sizes(config, dlrm_examples=5_000, profile_examples=5_000), tmp_path / "l",
+                          "r", evaluations=6)
+    assert large[POPULARITY].noise_multiplier == DEFAULT_POPULARITY_NOISE
+    fixed = config.replace(popularity_noise_multiplier=3.0)  # a value in the run config wins
+    assert plan_releases(fixed, run_sizes(fixed, dlrm_examples=122, profile_examples=122), tmp_path / "f", "r",
+                         evaluations=6)[POPULARITY].noise_multiplier == 3.0
