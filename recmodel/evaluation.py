@@ -21,6 +21,7 @@ from recmodel.profile_evaluation import evaluate_profiles
 
 PAIRS_PER_FORWARD = 32_768  # users x items scored in one forward pass
 
+SEGMENTS_KEY = "segments"  # evaluate_bundle's figures by activity segment: kept apart from the round table
 VALIDATION_KEY = "valid-ndcg@{k}"  # NDCG@k of the validation items: what model selection reads, never the test
 Scorer = Callable[[np.ndarray], np.ndarray]  # user rows [B] -> scores [B, N]
 
@@ -112,11 +113,12 @@ def model_ranks(model: Recommender, catalogue: Catalogue, users: Users, config: 
 
 
 def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig,
-                    profiles: np.ndarray | None, *, validation: bool = False) -> dict:
+                    profiles: np.ndarray | None, *, validation: bool = False, segments: bool = False) -> dict:
     """NDCG/HR@top-k of the bundle's DLRM on the users' test items, given their profile embeddings.
 
     ``validation``: also ``valid-ndcg@k``, NDCG@k of the validation items (each user's second-to-last item),
-    from the same scores.
+    from the same scores. ``segments`` (with ``metrics-k``): also ``SEGMENTS_KEY``, the ``figures_by_segment``
+    of the same lists.
     """
     k, ks = config.top_k, config.metric_ks()
     ranks = model_ranks(model, catalogue, users, config, profiles, ("test", "valid") if validation else ("test",),
@@ -124,32 +126,40 @@ def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, conf
     result = ranking_metrics(ranks["test"], k)
     if ks:
         result.update(marketing_metrics(ranks["test"], ranks["top"], catalogue.popularity, ks))
+        if segments:
+            result[SEGMENTS_KEY] = figures_by_segment(ranks["test"], ranks["top"], catalogue, users, config)
     if validation:
         result[VALIDATION_KEY.format(k=k)] = ranking_metrics(ranks["valid"], k)[f"ndcg@{k}"]
     return result
 
 
 def marketing_by_segment(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
-    """{"all": figures, "segments": {activity segment: figures}}, the figures being NDCG/HR@top-k, ``users`` and
-    the marketing figures at each K of ``metrics-k``, of the bundle's DLRM on the users' test items
-    (``recmodel.metrics.activity_segments``); exact, simulation only."""
-    ks = config.metric_ks()
+    """``figures_by_segment`` of the bundle's DLRM on the users' test items; exact, simulation only."""
     ranks = model_ranks(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
-                        top_k=max(ks))
-    labels = activity_segments(users)
+                        top_k=max(config.metric_ks()))
+    return figures_by_segment(ranks["test"], ranks["top"], catalogue, users, config)
+
+
+def figures_by_segment(test_ranks: np.ndarray, top_items: np.ndarray, catalogue: Catalogue, users: Users,
+                       config: RunConfig) -> dict:
+    """{"all": figures, "segments": {activity segment: figures}} from test ranks [U] and top lists [U, K_max],
+    the figures being NDCG/HR@top-k, ``users`` and the marketing figures at each K of ``metrics-k``
+    (``recmodel.metrics.activity_segments``)."""
+    ks, labels = config.metric_ks(), activity_segments(users)
 
     def figures(rows: np.ndarray) -> dict:
-        return {**ranking_metrics(ranks["test"][rows], config.top_k),
-                **marketing_metrics(ranks["test"][rows], ranks["top"][rows], catalogue.popularity, ks)}
+        return {**ranking_metrics(test_ranks[rows], config.top_k),
+                **marketing_metrics(test_ranks[rows], top_items[rows], catalogue.popularity, ks)}
 
     return {"all": figures(np.ones(len(users), dtype=bool)),
             "segments": {name: figures(labels == s) for s, name in enumerate(SEGMENT_NAMES)}}
 
 
 def evaluate_bundle(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
-    """Ranking metrics (with ``valid-ndcg@k``) plus, when the bundle has a profile model, its held-out-user metrics."""
+    """Ranking metrics (with ``valid-ndcg@k`` and, with ``metrics-k``, ``SEGMENTS_KEY``) plus, when the bundle has
+    a profile model, its held-out-user metrics."""
     result = ranking_quality(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
-                             validation=True)
+                             validation=True, segments=True)
     if model.profile is not None:
         result.update(evaluate_profiles(model.profile, catalogue, users, category_buckets=config.category_buckets,
                                         attribute_buckets=config.attribute_buckets,

@@ -14,8 +14,8 @@ from recmodel.config import ConfigError, RunConfig
 from recmodel.data.federated import (FederatedData, check_sites_can_train, declared_model_spec, load_federated_data,
                                      model_spec_for)
 from recmodel.data.schema import DataError
-from recmodel.evaluation import (VALIDATION_KEY, evaluate_bundle, evaluate_ranking, marketing_by_segment,
-                                 popularity_scorer)
+from recmodel.evaluation import (SEGMENTS_KEY, VALIDATION_KEY, evaluate_bundle, evaluate_ranking,
+                                 marketing_by_segment, popularity_scorer)
 from recmodel.model.bundle import BundleSpec, Recommender
 from recmodel.model.model_file import save_model
 from recmodel.privacy.preflight import NOISE_TO_SIGNAL_WARNING
@@ -142,11 +142,14 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     print(recorder.header(), flush=True)
     initial = ArrayRecord(model.state_dict())
 
+    central_segments: dict[int, dict | None] = {}
+
     def evaluate_and_report(server_round: int, arrays: ArrayRecord) -> None:
         central = None
         if config.central_evaluation:
             model.load_state_dict(arrays.to_torch_state_dict())
             central = evaluate_bundle(model, data.catalogue, data.users, config)
+            central_segments[server_round] = central.pop(SEGMENTS_KEY, None)  # for the served round's summary
             if is_new_best(recorder.rows, central, k):  # kept on disk: the selection survives resume-from
                 save_model(selected_folder(run.path, server_round), model.state_dict(), spec, config.to_mapping(),
                            list(map(str, data.catalogue.item_ids)), data.catalogue.category_names)
@@ -193,7 +196,8 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
     marketing = None
     if config.metric_ks():
         marketing = served_model_marketing(grid, model, final_arrays, settings, config, data, recorder, run,
-                                           exclude=strategy.exhausted_nodes, refusals=refusals)
+                                           exclude=strategy.exhausted_nodes, refusals=refusals,
+                                           central_segments=central_segments)
     status = write_final_artifacts(run, config, recorder, spec, final_arrays, baselines, end_reason,
                                    strategy.central_privacy_spent(), personalisation,
                                    None if data is None else data.catalogue.item_ids, preflight,
@@ -205,9 +209,10 @@ def run_federation(grid: Grid, context: Context, config: RunConfig, spec: Bundle
 
 def served_model_marketing(grid: Grid, model: Recommender, final_arrays: ArrayRecord, settings: ConfigRecord,
                            config: RunConfig, data: FederatedData | None, recorder: RoundRecorder, run: RunDirectory,
-                           *, exclude: set[int], refusals: RefusalReasons) -> dict:
+                           *, exclude: set[int], refusals: RefusalReasons, central_segments: dict) -> dict:
     """summary.json's ``marketing``: the served model's figures per activity segment, federated (the partners'
-    noised sums) and, in simulation, central (exact)."""
+    noised sums) and, in simulation, central (exact: from that round's central evaluation, ``central_segments``
+    by round, or computed again after a resume)."""
     last_round = recorder.rows[-1]["round"] if recorder.rows else 0
     served_round, state = served_model(run.path, recorder.rows, config.top_k, last_round,
                                        final_arrays.to_torch_state_dict())
@@ -217,8 +222,10 @@ def served_model_marketing(grid: Grid, model: Recommender, final_arrays: ArrayRe
                                                timeout=config.round_timeout, refusals=refusals),
               "central": None}
     if config.central_evaluation and data is not None:
-        model.load_state_dict(state)
-        result["central"] = marketing_by_segment(model, data.catalogue, data.users, config)
+        result["central"] = central_segments.get(served_round)
+        if result["central"] is None:  # evaluated before a resume
+            model.load_state_dict(state)
+            result["central"] = marketing_by_segment(model, data.catalogue, data.users, config)
     return result
 
 

@@ -5,7 +5,8 @@ figure there (1e12 examples to take over FedAvg's weighted mean, 1e12 steps to w
 bound), so the coordinator replaces them, before any check or aggregation, by what it plans from the
 partner's **declared population** (its site-check answer: ``expected-users`` in a deployment, the partition's
 size in simulation; public, fixed before round 1) and the run config: the expected batch
-``local_batch_size(batch-size, population)``, ``steps_per_epoch`` per epoch and ``local-epochs`` epochs (``local_epochs_for``: derived from the population when 0), the
+``local_batch_size(batch-size, population)``, ``steps_per_epoch`` per epoch and ``local-epochs`` epochs
+(``local_epochs_for``: derived from the population when 0), the
 schedule every honest site runs (``recmodel.training.release_plan``). Under ``privacy-unit = "event"`` a site
 plans on its exact event count, which the coordinator does not know; there the reply's steps and rate are
 kept and only the weight is the declared population.
@@ -26,7 +27,8 @@ def planned_training_counts(config: RunConfig, population: int) -> dict[str, flo
     per_epoch = steps_per_epoch(population, local_batch_size(config.batch_size, population))
     counts = {"num-examples": float(population)}
     if config.privacy_unit == "user":
-        counts.update({"steps": float(local_epochs_for(config, population) * per_epoch), "sample-rate": 1.0 / per_epoch})
+        counts.update({"steps": float(local_epochs_for(config, population) * per_epoch),
+                       "sample-rate": 1.0 / per_epoch})
     return counts
 
 

@@ -4,8 +4,8 @@ A site that built its catalogue from its own events would let its users define t
 rare item would become a negative and a ranking candidate for every other user, and the first user to buy an
 item would set its price for everyone, so one user's presence would change the others' contributions. A
 deployed site therefore reads its item space from a declared, public file (``catalogue-path`` in its node
-config): ``item_id`` plus optional ``category``, ``categories`` and ``price`` columns (.parquet or .csv), the same file at
-every site (a shop's public product list, or one the coordinator hands out). Its users' events on items that
+config): ``item_id`` plus optional ``category``, ``categories`` and ``price`` columns (.parquet or .csv), the
+same file at every site (a shop's public product list, or one the coordinator hands out). Its users' events on items that
 are not in it are left out, and counted in the site's own log only.
 """
 

@@ -62,7 +62,8 @@ def spread_over_categories(offsets: np.ndarray, members: np.ndarray, items: np.n
 
 
 def items_in_categories(category_lists: list[list[str]], wanted) -> np.ndarray:
-    """[N] bool: items with at least one of the names ``wanted`` among their categories (``Catalogue.category_lists``)."""
+    """[N] bool: items with at least one of the names ``wanted`` among their categories
+    (``category_lists``: ``Catalogue.category_lists``)."""
     wanted = {str(name) for name in wanted}
     return np.fromiter((bool(wanted.intersection(names)) for names in category_lists), dtype=bool,
                        count=len(category_lists))

@@ -35,7 +35,8 @@ def test_the_site_trains_the_steps_the_coordinator_plans_for_its_declared_popula
                                 population=len(users))
     assert outcome.steps == planned_training_counts(config, len(users))["steps"] > 2 * 4  # more than 2 epochs
     line = explain_choices(config, examples=len(users), catalogue_items=len(data.catalogue))
-    assert line.startswith(f"local-epochs {local_epochs_for(config, len(users))} (") and "negatives-per-positive 4" in line
+    assert line.startswith(f"local-epochs {local_epochs_for(config, len(users))} (")
+    assert "negatives-per-positive 4" in line
 
 
 def test_small_sites_spend_half_the_budget_on_the_item_counts_and_large_ones_keep_the_default(tmp_path):
