@@ -30,8 +30,8 @@ from client.site import Site, on_site_hardware, resolve_site
 from client.site_check import SITE_CHECK_PHASE, check_site
 from recmodel.config import RunConfig
 from recmodel.model.bundle import Recommender
-from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
 from recmodel.metrics.activity_segments import activity_segments
+from recmodel.private_evaluation import PrivateAnswer, evaluate_privately, per_user_ranking
 from recmodel.private_marketing import (MARKETING_PHASE, exact_segment_sums, per_user_marketing_columns,
                                         release_marketing_privately)
 from recmodel.private_popularity import answer_popularity
