@@ -133,10 +133,15 @@ def ranking_quality(model: Recommender, catalogue: Catalogue, users: Users, conf
     return result
 
 
+def ranks_and_lists(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
+    """{"test": ranks [U], "top": top-max(metrics-k) lists [U, K]} of the bundle's DLRM, with its profiles."""
+    return model_ranks(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
+                       top_k=max(config.metric_ks()))
+
+
 def marketing_by_segment(model: Recommender, catalogue: Catalogue, users: Users, config: RunConfig) -> dict:
     """``figures_by_segment`` of the bundle's DLRM on the users' test items; exact, simulation only."""
-    ranks = model_ranks(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
-                        top_k=max(config.metric_ks()))
+    ranks = ranks_and_lists(model, catalogue, users, config)
     return figures_by_segment(ranks["test"], ranks["top"], catalogue, users, config)
 
 

@@ -14,10 +14,10 @@ import numpy as np
 
 from recmodel.config import RunConfig
 from recmodel.data.interactions import Catalogue, Users
-from recmodel.evaluation import model_ranks
+from recmodel.evaluation import ranks_and_lists
 from recmodel.metrics.activity_segments import SEGMENT_NAMES, activity_segments
 from recmodel.metrics.marketing import per_user_marketing
-from recmodel.model.bundle import Recommender, site_profiles
+from recmodel.model.bundle import Recommender
 from recmodel.private_evaluation import PrivateAnswer, release_privately
 from recmodel.privacy.noised_release import NoisedSums
 
@@ -30,8 +30,7 @@ def per_user_marketing_columns(model: Recommender, catalogue: Catalogue, users: 
     """``{"recall@K", "map@K", "novelty@K"}`` [U] in [0, 1] (novelty divided by ``NOVELTY_CAP_BITS``) of the
     bundle's top-K lists on the site's test users, for every K of ``metrics-k``."""
     ks = config.metric_ks()
-    ranks = model_ranks(model, catalogue, users, config, site_profiles(model, catalogue, users, config),
-                        top_k=max(ks))
+    ranks = ranks_and_lists(model, catalogue, users, config)
     columns = per_user_marketing(ranks["test"], ranks["top"], catalogue.popularity, ks)
     for k in ks:
         columns[f"novelty@{k}"] = np.clip(columns[f"novelty@{k}"] / NOVELTY_CAP_BITS, 0.0, 1.0)

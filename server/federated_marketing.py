@@ -33,14 +33,13 @@ def federated_marketing(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord,
                                       timeout=timeout, refusals=refusals)
     stds = [p.get("noise-std", 0.0) for p in partners.values()]
     names = [f"{figure}@{k}" for k in ks for figure in PER_USER_FIGURES]
-    segments = {}
-    for index, segment in enumerate(SEGMENT_NAMES):
-        sums = {name: sum(p.get(f"segment-{index}:{name}-sum", 0.0) for p in partners.values()) for name in names}
-        count = sum(p.get(f"segment-{index}:count", 0.0) for p in partners.values())
-        segments[segment] = _figures(sums, count, ks, stds)
-    total = {name: sum(p.get(f"segment-{s}:{name}-sum", 0.0) for p in partners.values()
-                       for s in range(len(SEGMENT_NAMES))) for name in names}
-    count = sum(p.get(f"segment-{s}:count", 0.0) for p in partners.values() for s in range(len(SEGMENT_NAMES)))
+    keys = [f"{name}-sum" for name in names] + ["count"]
+    summed = [{key: sum(p.get(f"segment-{index}:{key}", 0.0) for p in partners.values()) for key in keys}
+              for index in range(len(SEGMENT_NAMES))]  # per segment, over partners
+    segments = {segment: _figures({name: part[f"{name}-sum"] for name in names}, part["count"], ks, stds)
+                for segment, part in zip(SEGMENT_NAMES, summed)}
+    total = {name: sum(part[f"{name}-sum"] for part in summed) for name in names}
+    count = sum(part["count"] for part in summed)
     result = {"model_round": model_round, "partners": sorted(partners), "failures": failures,
               "all": _figures(total, count, ks, stds * len(SEGMENT_NAMES)), "segments": segments,
               "note": "Gaussian-noised sums per partner and activity segment (one DP release in each partner's "

@@ -5,8 +5,8 @@ rare item would become a negative and a ranking candidate for every other user, 
 item would set its price for everyone, so one user's presence would change the others' contributions. A
 deployed site therefore reads its item space from a declared, public file (``catalogue-path`` in its node
 config): ``item_id`` plus optional ``category``, ``categories`` and ``price`` columns (.parquet or .csv), the
-same file at every site (a shop's public product list, or one the coordinator hands out). Its users' events on items that
-are not in it are left out, and counted in the site's own log only.
+same file at every site (a shop's public product list, or one the coordinator hands out). Its users' events on
+items that are not in it are left out, and counted in the site's own log only.
 """
 
 from __future__ import annotations
