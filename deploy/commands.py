@@ -50,13 +50,23 @@ def node_config(*, partner: str, data_path: str, catalogue_path: str, state_dir:
 
 
 def supernode_command(*, superlink: str, partner_dir: str, runtime_port: int | str, config: str) -> list[str]:
-    """A partner's SuperNode: verifies the SuperLink with the CA, authenticates with its own key."""
+    """A partner's SuperNode: verifies the SuperLink with the CA, authenticates with its own key; its ClientApp
+    processes come from the site's own SuperExec (``superexec_command``) on ``runtime_port``."""
     return ["flower-supernode",
             "--superlink", superlink,
             "--root-certificates", f"{partner_dir}/ca.crt",
             "--auth-supernode-private-key", f"{partner_dir}/supernode.key",
+            "--isolation", "process",
             "--port", str(runtime_port),
             "--node-config", config]
+
+
+def superexec_command(*, runtime_port: int | str, supernode_pid: int | None = None) -> list[str]:
+    """The site's SuperExec next to its SuperNode (``deploy.prewarmed_executor``): it starts the ClientApp
+    process of each message, with the libraries already loaded. Loopback only, like Flower's own. With
+    ``supernode_pid`` it exits when that SuperNode does (a service manager binds the two instead)."""
+    command = ["fedrec-superexec", "--runtime-api-address", f"127.0.0.1:{runtime_port}", "--insecure"]
+    return command if supernode_pid is None else [*command, "--parent-pid", str(supernode_pid)]
 
 
 def run_command(app: str, run_config: str) -> list[str]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from deploy.commands import (connection_toml, list_supernodes_command, node_config, register_command, run_command,
-                             superlink_command, supernode_command)
+                             superexec_command, superlink_command, supernode_command)
 from deploy.credentials import Credentials, create_credentials
 from recmodel.data.partition import assign_partners
 from recmodel.data.schema import DataError, load_events, user_attribute_columns
@@ -173,9 +173,12 @@ def start_supernode(federation: LocalFederation, partner: str, *, max_epsilon: f
     config = node_config(partner=partner, data_path=str(federation.data_path(partner)),
                          catalogue_path=str(federation.catalogue_path), state_dir=str(federation.state_dir(partner)),
                          max_epsilon=max_epsilon, expected_users=declared_users(federation.data_path(partner)))
-    return federation.start(partner, supernode_command(
+    runtime_port = free_port()
+    supernode = federation.start(partner, supernode_command(
         superlink=federation.address, partner_dir=str(federation.credentials.partner_dir(partner)),
-        runtime_port=free_port(), config=config))
+        runtime_port=runtime_port, config=config))
+    federation.start(f"{partner}-superexec", superexec_command(runtime_port=runtime_port, supernode_pid=supernode.pid))
+    return supernode
 
 
 def wait_until_online(federation: LocalFederation, node_ids: dict[str, int]) -> None:

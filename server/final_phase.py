@@ -5,6 +5,7 @@ from __future__ import annotations
 from flwr.app import ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.serverapp import Grid
 
+from server.message_exchange import send_and_receive
 from server.recorder import RoundRecorder
 from server.refusals import RefusalReasons
 
@@ -22,7 +23,7 @@ def ask_partners(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, pha
     messages = [Message(content=RecordDict({"arrays": arrays, "config": config}), message_type=message_type,
                         dst_node_id=node) for node in nodes]
     partners, failures = {}, []
-    for reply in grid.send_and_receive(messages, timeout=timeout):
+    for reply in send_and_receive(grid, messages, timeout=timeout):
         if reply.has_error():
             failures.append((refusals or RefusalReasons(None, "")).failure(reply, recorder.name_of_node))
             continue

@@ -27,6 +27,7 @@ from recmodel.privacy.noised_release import l2_sensitivity
 from recmodel.privacy.site_log import REFUSED_CODE
 from recmodel.privacy.preflight import preflight_line
 from server.console import progress
+from server.message_exchange import send_and_receive
 from server.recorder import PartnerState, RoundRecorder
 from server.refusals import RefusalReasons
 
@@ -49,7 +50,7 @@ def run_preflight(grid: Grid, arrays: ArrayRecord, settings: ConfigRecord, *, no
     facts: dict = {"partners": [], "noise_std": {}, "noise_to_signal": {}, "examples": {}, "failures": [],
                    "refused": []}
     refusals = refusals or RefusalReasons(None, "")
-    for reply in grid.send_and_receive(messages, timeout=timeout):
+    for reply in send_and_receive(grid, messages, timeout=timeout):
         if reply.has_error():
             reason = refusals.failure(reply, recorder.name_of_node)
             facts["failures"].append(reason)

@@ -13,6 +13,8 @@ from flwr.app import ArrayRecord, ConfigRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
+from server.message_exchange import send_and_receive
+
 
 def run_rounds(strategy: Strategy, grid: Grid, arrays: ArrayRecord, *, first_round: int, last_round: int,
                timeout: float, train_config: ConfigRecord, evaluate_config: ConfigRecord,
@@ -20,12 +22,12 @@ def run_rounds(strategy: Strategy, grid: Grid, arrays: ArrayRecord, *, first_rou
                after_round: Callable[[int, ArrayRecord], None]) -> ArrayRecord:
     """Rounds ``first_round..last_round``; returns the last aggregated global arrays (``arrays`` if none)."""
     for server_round in range(first_round, last_round + 1):
-        replies = grid.send_and_receive(strategy.configure_train(server_round, arrays, train_config, grid),
+        replies = send_and_receive(grid, strategy.configure_train(server_round, arrays, train_config, grid),
                                         timeout=timeout)
         aggregated, _ = strategy.aggregate_train(server_round, replies)
         if aggregated is not None:
             arrays = aggregated
-        replies = grid.send_and_receive(strategy.configure_evaluate(server_round, arrays, evaluate_config, grid),
+        replies = send_and_receive(grid, strategy.configure_evaluate(server_round, arrays, evaluate_config, grid),
                                         timeout=timeout)
         strategy.aggregate_evaluate(server_round, replies)
         evaluate_fn(server_round, arrays)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
+from server.message_exchange import send_and_receive
+
 SITE_CHECK_PHASE = "site-check"  # the same string as client.site_check.SITE_CHECK_PHASE
 
 
@@ -42,7 +44,7 @@ def run_site_checks(grid: Grid, node_ids: list[int], *, min_partners: int, timeo
     names, passed, failures, users, simulated = {}, [], {}, {}, set()
     answered = set()
     destinations = {m.object_id: m.metadata.dst_node_id for m in messages}  # the SuperLink answers for dead nodes
-    for reply in grid.send_and_receive(messages, timeout=timeout):
+    for reply in send_and_receive(grid, messages, timeout=timeout):
         node = destinations.get(reply.metadata.reply_to_message_id, reply.metadata.src_node_id)
         answered.add(node)
         if reply.has_error():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.commands import (connection_toml, node_config, register_command, run_command, shell, superlink_command,
-                             supernode_command)
+from deploy.commands import (connection_toml, node_config, register_command, run_command, shell, superexec_command,
+                             superlink_command, supernode_command)
 
 DOC = "\n".join(line.strip() for line in  # code blocks indented in list items compare unindented
                 (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text().splitlines())
@@ -22,6 +22,7 @@ def test_the_documented_commands_are_the_ones_the_tooling_runs():
         register_command(f"{CREDS}/partners/shop-a/supernode.pub"),
         supernode_command(superlink="link.example.com:9092", partner_dir="/etc/fedrec", runtime_port=9094,
                           config=PARTNER_CONFIG),
+        superexec_command(runtime_port=9094),
         run_command(".", "num-server-rounds=5 item-buckets=4096 user-attributes='user_age_band' max-epsilon=8.0"),
     ]
     for command in commands:
