@@ -23,12 +23,12 @@ def run_rounds(strategy: Strategy, grid: Grid, arrays: ArrayRecord, *, first_rou
     """Rounds ``first_round..last_round``; returns the last aggregated global arrays (``arrays`` if none)."""
     for server_round in range(first_round, last_round + 1):
         replies = send_and_receive(grid, strategy.configure_train(server_round, arrays, train_config, grid),
-                                        timeout=timeout)
+                                   timeout=timeout)
         aggregated, _ = strategy.aggregate_train(server_round, replies)
         if aggregated is not None:
             arrays = aggregated
         replies = send_and_receive(grid, strategy.configure_evaluate(server_round, arrays, evaluate_config, grid),
-                                        timeout=timeout)
+                                   timeout=timeout)
         strategy.aggregate_evaluate(server_round, replies)
         evaluate_fn(server_round, arrays)
         after_round(server_round, arrays)
