@@ -143,8 +143,8 @@ def start_superlink(federation: LocalFederation, env: dict[str, str] | None = No
         creds, host="127.0.0.1", port=federation.superlink_port,
         database=str(federation.root / "coordinator" / "state.db")), env)
     context = ssl.create_default_context(cafile=str(federation.credentials.ca_certificate))
-    _wait(lambda: _healthy(f"https://{federation.address}/health", context), process, "the SuperLink",
-          federation.root / "logs" / "superlink.log")
+    _wait(lambda: _healthy(f"https://{federation.address}/health", context), {"superlink": process},
+          "the SuperLink", federation.root / "logs")
 
 
 def register_partners(federation: LocalFederation) -> dict[str, int]:
@@ -191,7 +191,7 @@ def wait_until_online(federation: LocalFederation, node_ids: dict[str, int]) -> 
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             return False
         return all(status.get(node) == "online" for node in node_ids.values())
-    _wait(online, federation.processes["superlink"], "every SuperNode to connect", federation.root / "logs")
+    _wait(online, federation.processes, "every SuperNode to connect", federation.root / "logs")
 
 
 @contextlib.contextmanager
@@ -294,12 +294,15 @@ def _healthy(url: str, context: ssl.SSLContext) -> bool:
         return False
 
 
-def _wait(ready, process: subprocess.Popen, what: str, log: Path) -> None:
+def _wait(ready, processes: dict[str, subprocess.Popen], what: str, logs: Path) -> None:
+    """Until ``ready()``; fails at once, naming it and its log in ``logs``, when one of ``processes`` has exited
+    (a SuperLink, SuperNode or SuperExec that dies at start-up would otherwise leave the run waiting)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not ready():
-        if process.poll() is not None:
-            raise LocalFederationError(f"waiting for {what}: the SuperLink exited with status {process.returncode}; "
-                                       f"see {log}")
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise LocalFederationError(f"waiting for {what}: {name} exited with status {process.returncode}; "
+                                           f"see {logs / f'{name}.log'}")
         if time.monotonic() > deadline:
-            raise LocalFederationError(f"waiting for {what}: not ready within {STARTUP_TIMEOUT_S} s; see {log}")
+            raise LocalFederationError(f"waiting for {what}: not ready within {STARTUP_TIMEOUT_S} s; see {logs}")
         time.sleep(0.5)
