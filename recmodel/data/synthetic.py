@@ -15,7 +15,8 @@ The same arguments always give the same table (``numpy`` Generator seeded by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,26 @@ def generate_events(spec: SyntheticSpec) -> pd.DataFrame:
     interactions = _interactions(spec, rng, users, item_category, item_weight)
     events = _funnel_events(rng, interactions)
     return _as_table(events, users, item_category, item_price)
+
+
+def generate_event_chunks(spec: SyntheticSpec, users_per_chunk: int) -> Iterator[pd.DataFrame]:
+    """``generate_events``'s table for ``spec.users`` users, ``users_per_chunk`` users at a time (partner-scale data
+    in bounded memory). Every chunk shares one item set (ids, categories, prices, popularity: seed ``spec.seed``)
+    and draws its own users (seed ``spec.seed + 1 + chunk``); user ids run on across chunks."""
+    item_category, item_price, item_weight = _items(spec, np.random.default_rng(spec.seed))
+    for chunk, first in enumerate(range(0, spec.users, users_per_chunk)):
+        chunk_spec = replace(spec, users=min(users_per_chunk, spec.users - first))
+        rng = np.random.default_rng(spec.seed + 1 + chunk)
+        users = _users(chunk_spec, rng)
+        events = _funnel_events(rng, _interactions(chunk_spec, rng, users, item_category, item_weight))
+        yield _as_table(events, users, item_category, item_price, first_user=first)
+
+
+def synthetic_catalogue(spec: SyntheticSpec) -> pd.DataFrame:
+    """The item list of ``spec``'s items (a declared catalogue): ``item_id``, ``category``, ``price``, [spec.items]."""
+    item_category, item_price, _ = _items(spec, np.random.default_rng(spec.seed))
+    return pd.DataFrame({"item_id": [f"i{i:06d}" for i in range(spec.items)],
+                         "category": [f"cat{c:02d}" for c in item_category], "price": item_price})
 
 
 def _items(spec: SyntheticSpec, rng: np.random.Generator):
@@ -136,14 +157,14 @@ def _funnel_events(rng, interactions: pd.DataFrame) -> pd.DataFrame:
     return repeated
 
 
-def _as_table(events, users, item_category, item_price) -> pd.DataFrame:
+def _as_table(events, users, item_category, item_price, first_user: int = 0) -> pd.DataFrame:
     from recmodel.data.schema import EVENT_TYPES
 
     user = events["user"].to_numpy()
     item = events["item"].to_numpy()
     table = pd.DataFrame(
         {
-            "user_id": pd.Series(user).map(lambda u: f"u{u:06d}"),
+            "user_id": pd.Series(user + first_user).map(lambda u: f"u{u:06d}"),
             "item_id": pd.Series(item).map(lambda i: f"i{i:06d}"),
             "event": np.asarray(EVENT_TYPES)[events["level"].to_numpy()],
             "timestamp": events["timestamp"].round(3).to_numpy(),

@@ -78,6 +78,7 @@ def run_private_round(
     proximal_mu: float = 0.0,
     population: int | None = None,
     dp_engine: str = "embedding-aware",
+    stage_done: Callable[[str], None] = lambda stage: None,
 ) -> RoundOutcome:
     """Train the bundle in place on ``users``; record one DP event per model.
 
@@ -87,6 +88,8 @@ def run_private_round(
     any training) if the round's releases would take the partner's cumulative epsilon above ``max_epsilon``,
     ``LedgerIntegrityError`` if the ledger is damaged, ``PlanCannotRun`` if the loop would not run the plan.
     ``dp_engine``: the site's DP-SGD engine (``recmodel.privacy.policy``), recorded with each release.
+    ``stage_done``: called with ``"examples"`` once the training examples are built, then with ``"train <model>"``
+    once each model has trained and its release is in the ledger (``simulations.bench_site`` times the stages).
     """
     tasks = []
     if recommender.profile is not None:
@@ -105,6 +108,7 @@ def run_private_round(
                            recommendation_loss, config.optimizer, planned=planned))
     if len(dlrm_examples) == 0:
         raise ValueError(f"partner '{partner}' has no training examples (no user with train interactions)")
+    stage_done("examples")
 
     ledger = PrivacyLedger.at_site(state_dir)
     with ledger.reserved():
@@ -142,6 +146,7 @@ def run_private_round(
                 record_release(ledger, plan, report.history, task.name, config, run_id=run_id,
                                server_round=server_round, partner=partner, max_epsilon=max_epsilon,
                                population=report.examples, engine=dp_engine)
+            stage_done(f"train {task.name}")
     dlrm = reports["dlrm"]
     profile_loss_value = reports["profile"].mean_loss if "profile" in reports else float("nan")
     if not config.dp:
