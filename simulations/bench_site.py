@@ -6,8 +6,9 @@
 
 For each item count the site runs as a SuperNode does (``client.site``'s
 deployed path: an events file and a declared catalogue, ``expected-users``
-declared, ``item-buckets`` = the item count, DP on, every other setting the
-app's default), in a fresh child process whose address space is capped at
+declared, ``item-buckets`` = the item count, DP on, ``target-delta`` the
+power of ten at most 1 / (10 x users), every other setting the app's
+default), in a fresh child process whose address space is capped at
 ``--memory-limit-gb``:
 
 - ``load``: the events file read, checked and split into the site's users
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import resource
 import sys
@@ -46,6 +48,11 @@ PARTNER = "bench-site"
 def peak_mib() -> float:
     """This process's peak resident memory so far, MiB (Linux ``ru_maxrss`` is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def site_delta(users: int) -> float:
+    """The largest power of ten at most 1 / (10 x users): the delta a site of ``users`` users would declare."""
+    return 10.0 ** -math.ceil(math.log10(10 * users))
 
 
 def write_site_data(work_dir: Path, *, users: int, items: int, events_per_user: float) -> tuple[Path, Path]:
@@ -91,7 +98,7 @@ def measure_site_round(events_path: Path, catalogue_path: Path, *, users: int, i
     from simulations.defaults import default_run_config
 
     config = default_run_config(dataset=str(events_path), item_buckets=items, user_attributes=USER_ATTRIBUTES,
-                                reference_time=REFERENCE_TIME, device=device)
+                                reference_time=REFERENCE_TIME, device=device, target_delta=site_delta(users))
     stages: list[dict] = []
     clock = [time.perf_counter()]
 

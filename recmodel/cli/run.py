@@ -7,6 +7,9 @@ or stopped run (for fedrec: a round with fewer than ``min-partners``
 successful partners, a bad configuration, a crash) exits 1. It sets
 ``FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1`` unless the environment
 sets it, so the local SuperLink runs the app in the current environment.
+A local app directory is handed to flwr as a staged copy of its FAB files
+(``deploy.staged_app``): the same FAB, without Flower resolving every file of
+a virtual environment inside the directory first.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 RUN_ID = re.compile(r"run_id `?(\d+)`?")
 FLOWER_DEFAULT_NODES = "default simulated SuperNodes changed from 10 to 2"
@@ -35,10 +39,9 @@ def register(commands) -> None:
 
 
 def run_flwr(args) -> int:
-    from recmodel.cli.local_superlink import STOP_GRACE_SECONDS, flwr_home, local_superlinks
+    from deploy.staged_app import staged_app
     from recmodel.cli.run_config_keys import check_run_config
     from recmodel.errors import DataError
-    from recmodel.processes import stop_processes
 
     check_run_config(args.run_config, args.app)
     flwr = shutil.which("flwr", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
@@ -48,7 +51,14 @@ def run_flwr(args) -> int:
     env.setdefault("FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION", "1")
     # flwr starts flower-superlink by name: find it beside this Python even when the venv is not activated
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    target = [args.app] + ([args.superlink] if args.superlink else [])
+    with staged_app(Path(args.app)) as app:
+        return _run_flwr(flwr, env, [str(app)] + ([args.superlink] if args.superlink else []), args)
+
+
+def _run_flwr(flwr: str, env: dict, target: list[str], args) -> int:
+    from recmodel.cli.local_superlink import STOP_GRACE_SECONDS, flwr_home, local_superlinks
+    from recmodel.processes import stop_processes
+
     command = [flwr, "run", *target, "--stream"]
     if args.run_config:
         command += ["--run-config", args.run_config]

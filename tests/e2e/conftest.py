@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.staged_app import staged_app
 from recmodel.processes import processes_started_with, stop_processes
 from simulations.local_superlink import private_flower_env
 
@@ -27,10 +28,19 @@ def flwr_env(tmp_path):
     stop_processes(processes_started_with(home))
 
 
-def flwr_run(env, cwd: Path, run_config: str) -> str:
-    """``flwr run --stream`` of this repository with 2 simulated partners; asserts exit 0, returns the console."""
+@pytest.fixture(scope="session")
+def staged_repo():
+    """A staged copy of this repository's FAB files (``deploy.staged_app``, as ``fedrec run`` uses): ``flwr run``
+    on it skips resolving every file of the virtual environment in the repository."""
+    with staged_app(REPO) as staged:
+        yield staged
+
+
+def flwr_run(env, cwd: Path, run_config: str, app: Path = REPO) -> str:
+    """``flwr run --stream`` of ``app`` (default: this repository) with 2 simulated partners; asserts exit 0,
+    returns the console."""
     proc = subprocess.run(
-        [str(FLWR), "run", str(REPO), "--stream", "--run-config", run_config,
+        [str(FLWR), "run", str(app), "--stream", "--run-config", run_config,
          "--federation-config", "num-supernodes=2"],
         env=env, capture_output=True, text=True, timeout=600, cwd=cwd,
     )

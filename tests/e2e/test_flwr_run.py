@@ -107,13 +107,13 @@ def test_flwr_run_two_partners_two_rounds(flwr_env, tmp_path):
         assert sum(r["share"] for r in ledger["releases"].values()) == pytest.approx(1.0)
 
 
-def test_flwr_run_leaves_out_a_site_whose_policy_refuses_the_run_config(flwr_env, tmp_path):
+def test_flwr_run_leaves_out_a_site_whose_policy_refuses_the_run_config(flwr_env, tmp_path, staged_repo):
     """partner-0's policy holds delta 1e-6; the run asks 1e-5: it refuses before training, partner-1 trains on."""
     policy = tmp_path / "sites.toml"
     policy.write_text("[default]\nmax-epsilon = 10.0\n\n[partner-0]\ndelta = 1e-6\nmax-epsilon = 10.0\n")
     out_dir = tmp_path / "runs"
     output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 {TINY_RUN} site-policy='{policy}' "
-                                          f"output-dir='{out_dir}' run-name='policy' profiles=false")
+                                          f"output-dir='{out_dir}' run-name='policy' profiles=false", staged_repo)
     assert "policy-refused: partner 'partner-0': the run config asks target-delta=1e-05" in output
     run_dir = out_dir / "policy"
     report = json.loads((run_dir / "privacy" / "report.json").read_text())
@@ -125,12 +125,12 @@ def test_flwr_run_leaves_out_a_site_whose_policy_refuses_the_run_config(flwr_env
     assert audit(run_dir).returncode == 0
 
 
-def test_a_run_that_cannot_finish_within_the_caps_is_refused_before_any_training(flwr_env, tmp_path):
+def test_a_run_that_cannot_finish_within_the_caps_is_refused_before_any_training(flwr_env, tmp_path, staged_repo):
     """Both partners' caps (6.0) are below what the whole run spends (target 8): each refuses the pre-flight, says
     which target would fit, and the run ends before round 1 having trained and released nothing."""
     out_dir = tmp_path / "runs"
     output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=3 max-epsilon-overrides='partner-0=6.0,partner-1=6.0' "
-                                          f"{TINY_RUN} output-dir='{out_dir}' run-name='capped'")
+                                          f"{TINY_RUN} output-dir='{out_dir}' run-name='capped'", staged_repo)
     for partner in ("partner-0", "partner-1"):
         assert (f"budget-exhausted: partner '{partner}' has spent epsilon 0.0000; the whole planned run (3 rounds at "
                 "target-epsilon 8) would reach") in output
@@ -142,10 +142,11 @@ def test_a_run_that_cannot_finish_within_the_caps_is_refused_before_any_training
     assert "this run's target-epsilon" not in output
 
 
-def test_flwr_run_with_central_dp_reports_a_partner_level_guarantee(flwr_env, tmp_path):
+def test_flwr_run_with_central_dp_reports_a_partner_level_guarantee(flwr_env, tmp_path, staged_repo):
     out_dir = tmp_path / "runs"
     flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 central-dp=true central-noise-multiplier=2.0 "
-                                 f"central-clipping-norm=5.0 {TINY_RUN} output-dir='{out_dir}' run-name='central'")
+                                 f"central-clipping-norm=5.0 {TINY_RUN} output-dir='{out_dir}' run-name='central'",
+             staged_repo)
     run_dir = out_dir / "central"
     central = json.loads((run_dir / "privacy" / "report.json").read_text())["central_dp"]
     assert central["releases"] == 2 and central["epsilon"] > 0
@@ -175,7 +176,7 @@ def _write_movielens_100k_layout(folder: Path, users: int, items: int) -> int:
     return len(lines)
 
 
-def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
+def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path, staged_repo):
     rows = _write_movielens_100k_layout(tmp_path / "ml-100k", users=200, items=80)
     events = tmp_path / "ml100k.parquet"
     imported = subprocess.run([str(FLWR.parent / "fedrec"), "data", "import", "movielens-100k",
@@ -184,7 +185,7 @@ def test_flwr_run_on_an_imported_movielens_100k_layout(flwr_env, tmp_path):
     assert f"{rows:,} events written" in imported.stdout
     out_dir = tmp_path / "runs"
     output = flwr_run(flwr_env, tmp_path, f"num-server-rounds=2 batch-size=16 item-buckets=256 dataset='{events}' "
-                                          f"output-dir='{out_dir}' run-name='ml' personalise=true")
+                                          f"output-dir='{out_dir}' run-name='ml' personalise=true", staged_repo)
     assert "200 users" in output and "personalisation (OverArch fine-tuned at each partner" in output
     summary = json.loads((out_dir / "ml" / "summary.json").read_text())
     assert set(summary["privacy"]["epsilon"]) == {"site-0", "site-1"}  # no partner_id: partitioned by user
