@@ -46,3 +46,17 @@ def test_a_row_read_at_every_step_gets_one_step_of_noise_per_step():
     assert (first == 0).all()  # nothing owed before the first step
     torch.testing.assert_close(second.var(0), torch.full((2,), STD**2), rtol=0.08, atol=0)
     torch.testing.assert_close(torch.stack(finals)[:, 1].var(0), torch.full((2,), 3 * STD**2), rtol=0.08, atol=0)
+
+
+def test_settling_twice_adds_nothing_the_second_time_and_a_zero_std_adds_nothing():
+    table = nn.Embedding(70_000, 3)  # more rows than one settling block
+    noise = DeferredNoise(table, std_per_step=STD, generator=torch.Generator().manual_seed(0))
+    noise.advance()
+    noise.settle_all()
+    settled = table.weight.detach().clone()
+    noise.settle_all()
+    assert torch.equal(table.weight, settled)
+    quiet = DeferredNoise(table, std_per_step=0.0, generator=torch.Generator().manual_seed(0))
+    quiet.advance()
+    quiet.settle_all()
+    assert torch.equal(table.weight, settled) and (quiet.noised_through == 1).all()
