@@ -9,6 +9,7 @@ RDP while ``PrivacyEngine`` defaults to PRV, a classic mismatch).
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Iterable
 
@@ -90,7 +91,14 @@ def calibrate_shared_noise_multiplier(
 
 @functools.lru_cache(maxsize=256)
 def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant: str, fixed: tuple) -> float:
-    """``calibrate_shared_noise_multiplier``, remembered: sites of one simulation process often plan alike."""
+    """``calibrate_shared_noise_multiplier``, remembered: sites of one simulation process often plan alike.
+
+    A PRV evaluation takes 0.3-9 s (more steps, longer), so the search asks for few: it starts from the
+    multiplier RDP calibrates (RDP bounds PRV from above, so that multiplier spends at most the target under PRV,
+    and RDP evaluations cost milliseconds), brackets the target between a multiplier that spends more and one that
+    spends less, then narrows the bracket by regula falsi with the Illinois modification (bisection when the
+    interpolation leaves the bracket). Typically 4-6 PRV evaluations instead of about 15 of plain bisection.
+    """
     fixed = list(fixed)
     tolerance = min(CALIBRATION_TOLERANCE, 0.1 * target_epsilon)
     floor = epsilon_of(fixed, delta=delta, accountant=accountant)
@@ -99,22 +107,52 @@ def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant
                          f"target-epsilon {target_epsilon:g} for training")
     spend = lambda sigma: epsilon_of(fixed + [(sigma, q, n) for q, n in releases], delta=delta,  # noqa: E731
                                      accountant=accountant)
-    low, high = 0.0, 10.0
+    high = _starting_multiplier(releases, target_epsilon, delta, accountant, tuple(fixed))
     eps_high = spend(high)
-    while eps_high > target_epsilon:
+    low, eps_low = 0.0, math.inf
+    while eps_high > target_epsilon:  # too little noise: double until the target is met
         if high >= MAX_NOISE_MULTIPLIER:
             raise ValueError(f"cannot reach target-epsilon {target_epsilon:g} at delta {delta:g}: even noise "
                              f"multiplier {high:g} spends {eps_high:.4f} over the planned steps; plan fewer steps "
                              "or allow a larger epsilon")
-        low, high = high, 2 * high
+        low, eps_low = high, eps_high
+        high = min(2 * high, MAX_NOISE_MULTIPLIER)
         eps_high = spend(high)
+    shrink = 2.0 if accountant != "prv" else 1.25  # PRV starts next to its answer (below), RDP at 10
+    while eps_low == math.inf and target_epsilon - eps_high > tolerance:  # a lower end that spends too much
+        candidate = high / shrink
+        eps_candidate = spend(candidate)
+        if eps_candidate > target_epsilon:
+            low, eps_low = candidate, eps_candidate
+        else:
+            high, eps_high = candidate, eps_candidate
+    aim = target_epsilon - tolerance / 2  # interpolate towards the middle of the accepted band
+    kept = None  # which end the last step kept (Illinois: halve its weight when it is kept twice)
+    f_low, f_high = eps_low - aim, eps_high - aim
     for _ in range(MAX_BISECTIONS):
         if target_epsilon - eps_high <= tolerance:
             return high
-        mid = (low + high) / 2
+        mid = (low * f_high - high * f_low) / (f_high - f_low)
+        if not low < mid < high:
+            mid = (low + high) / 2
         eps_mid = spend(mid)
-        if eps_mid < target_epsilon:
-            high, eps_high = mid, eps_mid
+        if eps_mid <= target_epsilon:
+            high, eps_high, f_high = mid, eps_mid, eps_mid - aim
+            f_low = f_low / 2 if kept == "low" else f_low
+            kept = "low"
         else:
-            low = mid
-    return high  # within 10 / 2**60 of the exact multiplier, spending at most the target
+            low, eps_low, f_low = mid, eps_mid, eps_mid - aim
+            f_high = f_high / 2 if kept == "high" else f_high
+            kept = "high"
+    return high  # spends at most the target
+
+
+def _starting_multiplier(releases: tuple, target_epsilon: float, delta: float, accountant: str,
+                         fixed: tuple) -> float:
+    """Where the search starts: for PRV, the RDP-calibrated multiplier (cheap, and on the safe side); else 10."""
+    if accountant != "prv":
+        return 10.0
+    try:
+        return _calibrated(releases, target_epsilon, delta, "rdp", fixed)
+    except ValueError:  # RDP's looser bound cannot place it: start where RDP's own search starts
+        return 10.0
