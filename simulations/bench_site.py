@@ -8,8 +8,8 @@ For each item count the site runs as a SuperNode does (``client.site``'s
 deployed path: an events file and a declared catalogue, ``expected-users``
 declared, ``item-buckets`` = the item count, DP on, ``target-delta`` the
 power of ten at most 1 / (10 x users), every other setting the app's
-default), in a fresh child process whose address space is capped at
-``--memory-limit-gb``:
+default), in a fresh child process that is stopped once its resident
+memory passes ``--memory-limit-gb``:
 
 - ``load``: the events file read, checked and split into the site's users
   (``load_federated_data`` with the catalogue, ``check_sites_can_train``);
@@ -43,6 +43,7 @@ USER_ATTRIBUTES = "user_age_group,user_gender,user_region"
 REFERENCE_TIME = 1_700_000_000.0 + 120 * 86_400.0  # after every synthetic event (START_TIMESTAMP + 120 days)
 USERS_PER_CHUNK = 100_000
 PARTNER = "bench-site"
+PAGE_BYTES = 4096
 
 
 def peak_mib() -> float:
@@ -141,27 +142,40 @@ def measure_site_round(events_path: Path, catalogue_path: Path, *, users: int, i
             "peak_mib": max(s["peak_mib"] for s in stages)}
 
 
-def _child(queue, memory_limit_gb: float, kwargs: dict) -> None:
-    limit = int(memory_limit_gb * 2**30)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def _child(queue, kwargs: dict) -> None:
     try:
         queue.put(measure_site_round(**kwargs))
     except MemoryError:
-        queue.put({"error": f"out of memory: the round needs more than --memory-limit-gb {memory_limit_gb:g}"})
+        queue.put({"error": "out of memory (MemoryError)"})
     except Exception as error:  # noqa: BLE001 -- reported with the configuration, the next one still runs
         queue.put({"error": f"{type(error).__name__}: {error}"})
 
 
+def resident_mib(pid: int) -> float:
+    """Resident memory of ``pid`` now, MiB (0 once it has exited)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES / 2**20
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_in_child(memory_limit_gb: float, **kwargs) -> dict:
-    """``measure_site_round`` in a fresh process (its own peak memory, capped address space)."""
+    """``measure_site_round`` in a fresh process (its own peak memory), stopped (SIGKILL) as soon as its resident
+    memory passes ``memory_limit_gb``: the bound holds for real memory, not only for what Python allocates."""
     context = mp.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_child, args=(queue, memory_limit_gb, kwargs))
+    child = context.Process(target=_child, args=(queue, kwargs))
     child.start()
-    child.join()
+    limit_mib = memory_limit_gb * 1024
+    while child.is_alive():
+        child.join(timeout=0.25)
+        if resident_mib(child.pid) > limit_mib:
+            child.kill()
+            child.join()
+            return {"error": f"stopped: resident memory passed --memory-limit-gb {memory_limit_gb:g}"}
     if not queue.empty():
         return queue.get()
-    return {"error": f"the measuring process died (exit {child.exitcode}): out of memory?"}
+    return {"error": f"the measuring process died (exit {child.exitcode})"}
 
 
 def main(argv: list[str] | None = None) -> int:
