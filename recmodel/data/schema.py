@@ -76,9 +76,7 @@ def validate_events(events: pd.DataFrame, *, source: str) -> pd.DataFrame:
             f"{source}: row {row}: unknown event {events['event'].iloc[row]!r}; "
             f"allowed: {', '.join(EVENT_TYPES)}"
         )
-    events = events.copy()
-    events["timestamp"] = _timestamps_as_seconds(events["timestamp"], source)
-    return events
+    return events.assign(timestamp=_timestamps_as_seconds(events["timestamp"], source))  # other columns shared
 
 
 def _timestamps_as_seconds(column: pd.Series, source: str) -> pd.Series:
