@@ -39,11 +39,12 @@ import sys
 import time
 from pathlib import Path
 
+from simulations.bench_scale import resident_mib
+
 USER_ATTRIBUTES = "user_age_group,user_gender,user_region"
 REFERENCE_TIME = 1_700_000_000.0 + 120 * 86_400.0  # after every synthetic event (START_TIMESTAMP + 120 days)
 USERS_PER_CHUNK = 100_000
 PARTNER = "bench-site"
-PAGE_BYTES = 4096
 
 
 def peak_mib() -> float:
@@ -151,14 +152,6 @@ def _child(queue, kwargs: dict) -> None:
         queue.put({"error": f"{type(error).__name__}: {error}"})
 
 
-def resident_mib(pid: int) -> float:
-    """Resident memory of ``pid`` now, MiB (0 once it has exited)."""
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES / 2**20
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def run_in_child(memory_limit_gb: float, **kwargs) -> dict:
     """``measure_site_round`` in a fresh process (its own peak memory), stopped (SIGKILL) as soon as its resident
     memory passes ``memory_limit_gb``: the bound holds for real memory, not only for what Python allocates."""
@@ -169,7 +162,7 @@ def run_in_child(memory_limit_gb: float, **kwargs) -> dict:
     limit_mib = memory_limit_gb * 1024
     while child.is_alive():
         child.join(timeout=0.25)
-        if resident_mib(child.pid) > limit_mib:
+        if resident_mib([child.pid]) > limit_mib:
             child.kill()
             child.join()
             return {"error": f"stopped: resident memory passed --memory-limit-gb {memory_limit_gb:g}"}
