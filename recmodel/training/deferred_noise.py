@@ -33,6 +33,14 @@ class DeferredNoise:
         """One DP-SGD step has been taken: every row now owes one more step of noise."""
         self.steps += 1
 
+    def _owed_noise(self, owed: torch.Tensor) -> torch.Tensor:
+        """[R, D] noise for R rows owing ``owed`` [R] steps: N(0, owed x std_per_step^2) per coordinate (zero rows
+        where nothing is owed)."""
+        weight = self.table.weight
+        noise = torch.randn(len(owed), self.table.embedding_dim, generator=self.generator, device=weight.device,
+                            dtype=weight.dtype)
+        return noise.mul_((self.std_per_step * owed.to(weight.dtype).sqrt()).unsqueeze(1))
+
     @torch.no_grad()
     def settle(self, rows: torch.Tensor) -> None:
         """Add the noise owed to ``rows`` (any shape, repeats allowed) up to the current step."""
@@ -41,9 +49,7 @@ class DeferredNoise:
         if self.std_per_step > 0:
             due = owed > 0
             rows, owed = rows[due], owed[due]
-            noise = torch.randn(len(rows), self.table.embedding_dim, generator=self.generator,
-                                device=self.table.weight.device, dtype=self.table.weight.dtype)
-            self.table.weight[rows] += noise * (self.std_per_step * owed.to(noise.dtype).sqrt()).unsqueeze(1)
+            self.table.weight[rows] += self._owed_noise(owed)
         self.noised_through[rows] = self.steps
 
     @torch.no_grad()
@@ -51,17 +57,15 @@ class DeferredNoise:
         """Apply all owed noise (before the table is read outside training or released), a block of rows at a time.
 
         Each block draws one [R, D] noise tensor and adds it scaled by std_per_step x sqrt(owed steps) per row
-        (zero for a row that owes none): contiguous slices, no index arithmetic (5M rows x 32: about the cost of
-        drawing the noise).
+        (zero for a row that owes none) to a contiguous slice, no index arithmetic (5M rows x 32: about the cost
+        of drawing the noise).
         """
         weight = self.table.weight
         for start in range(0, self.table.num_embeddings, rows_per_block):
             end = min(start + rows_per_block, self.table.num_embeddings)
             owed = self.steps - self.noised_through[start:end]  # [R]
             if self.std_per_step > 0 and bool((owed > 0).any()):
-                noise = torch.randn(end - start, self.table.embedding_dim, generator=self.generator,
-                                    device=weight.device, dtype=weight.dtype)
-                weight[start:end].addcmul_(noise, (self.std_per_step * owed.to(weight.dtype).sqrt()).unsqueeze(1))
+                weight[start:end] += self._owed_noise(owed)
             self.noised_through[start:end] = self.steps
 
     def settle_before_reads(self):
