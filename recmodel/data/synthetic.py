@@ -79,8 +79,16 @@ def generate_event_chunks(spec: SyntheticSpec, users_per_chunk: int) -> Iterator
 def synthetic_catalogue(spec: SyntheticSpec) -> pd.DataFrame:
     """The item list of ``spec``'s items (a declared catalogue): ``item_id``, ``category``, ``price``, [spec.items]."""
     item_category, item_price, _ = _items(spec, np.random.default_rng(spec.seed))
-    return pd.DataFrame({"item_id": [f"i{i:06d}" for i in range(spec.items)],
-                         "category": [f"cat{c:02d}" for c in item_category], "price": item_price})
+    return pd.DataFrame({"item_id": [_item_id(i) for i in range(spec.items)],
+                         "category": [_category_name(c) for c in item_category], "price": item_price})
+
+
+def _item_id(item: int) -> str:
+    return f"i{item:06d}"
+
+
+def _category_name(category: int) -> str:
+    return f"cat{category:02d}"
 
 
 def _items(spec: SyntheticSpec, rng: np.random.Generator):
@@ -165,17 +173,17 @@ def _as_table(events, users, item_category, item_price, first_user: int = 0) -> 
     table = pd.DataFrame(
         {
             "user_id": pd.Series(user + first_user).map(lambda u: f"u{u:06d}"),
-            "item_id": pd.Series(item).map(lambda i: f"i{i:06d}"),
+            "item_id": pd.Series(item).map(_item_id),
             "event": np.asarray(EVENT_TYPES)[events["level"].to_numpy()],
             "timestamp": events["timestamp"].round(3).to_numpy(),
             "partner_id": pd.Series(users["partner"].to_numpy()[user]).map(lambda p: f"partner-{p}"),
-            "category": pd.Series(item_category[item]).map(lambda c: f"cat{c:02d}"),
+            "category": pd.Series(item_category[item]).map(_category_name),
             "price": item_price[item],
             "user_age_group": users["age_group"].to_numpy()[user],
             "user_gender": users["gender"].to_numpy()[user],
             "user_region": users["region"].to_numpy()[user],
             "latent_favourites": [
-                f"cat{a:02d},cat{b:02d}"
+                f"{_category_name(a)},{_category_name(b)}"
                 for a, b in zip(users["favourite_a"].to_numpy()[user], users["favourite_b"].to_numpy()[user])
             ],
         }
