@@ -2,7 +2,7 @@
 its ledger records the planned noise is caught; the landed mechanism at the other site stays below its ledger.
 
 Smaller than the acceptance runs (docs/privacy.md has those figures, from the same command at its defaults):
-2,000 synthetic users, 2 partners, 400 canaries, 2 rounds.
+800 synthetic users, 2 partners, 400 canaries, 2 rounds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from simulations.canary_audit import main
 from simulations.client_variant import app_with_client
 
 FEDREC = Path(sys.executable).parent / "fedrec"
-SMALL = ["--canaries", "400", "--partners", "2", "--users", "2000", "--items", "300"]
+SMALL = ["--canaries", "400", "--partners", "2", "--users", "800", "--items", "300"]
 BROKEN_CLIENT = '''
 """fedrec's ClientApp, except that partner-0's DP-SGD adds no noise while its ledger records the planned noise:
 a deliberately broken mechanism, selectable only by a test that writes this app."""
