@@ -3,7 +3,7 @@
 Each case asserts what the chaos command asserts: the command ends within its deadline after the fault, no
 traceback on its console, no process of the case left running, and ``fedrec audit`` passes or fails only for
 the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random. The deployment
-case (a SuperNode killed mid-run) is ``tests/deploy/test_faults.py``, which checks more of it.
+case (a SuperNode killed mid-run) and the rogue partner run where ``ELSEWHERE`` says, which check more of them.
 """
 
 import pytest
@@ -11,7 +11,10 @@ import pytest
 from simulations.chaos import FAULTS, run_case
 
 
-@pytest.mark.parametrize("fault", [fault for fault in FAULTS if fault != "kill-supernode"])
+ELSEWHERE = {"kill-supernode": "tests/deploy/test_faults.py", "rogue-partner": "tests/e2e/test_rogue_partner.py"}
+
+
+@pytest.mark.parametrize("fault", [fault for fault in FAULTS if fault not in ELSEWHERE])
 def test_a_fault_is_survived_as_documented(tmp_path, fault):
     result = run_case(1, fault, after_round=1, work=tmp_path, deadline_s=180)
     if "could not mount a tmpfs" in result.detail:
