@@ -22,8 +22,8 @@ A deployment case takes about 4 times a simulated one, so at most one case in 10
 says so and counts as not held.
 
 After every case: the command must have ended within ``--deadline`` seconds of the fault, its console holds no
-Python traceback, every process of the case's Flower home is stopped, and ``fedrec audit`` of the run passes,
-or fails only for the named reason. One JSON line per case goes to ``<work-dir>/chaos.jsonl`` as it finishes;
+Python traceback, every process of the case's Flower home (SuperLink, simulation, Ray) has ended by itself
+within 120 s of the command, and ``fedrec audit`` of the run passes, or fails only for the named reason. One JSON line per case goes to ``<work-dir>/chaos.jsonl`` as it finishes;
 the exit status is 0 only when every case held.
 """
 
@@ -61,6 +61,7 @@ DEGRADED = {"rogue-partner": None, "partial-ledger-line": "partner-0", "disk-ful
 TINY = ("synthetic-users=300 synthetic-items=80 synthetic-categories=6 batch-size=16 item-buckets=256 "
         "profiles=false")
 ROUNDS = 4
+LEFT_RUNNING_GRACE_S = 120  # after the command: its SuperLink, simulation and Ray processes end within this
 ROGUE_CLIENT = '''
 """fedrec's own ClientApp, except that partner 1 poisons every update it sends (simulations.chaos)."""
 from flwr.app import ArrayRecord
@@ -124,6 +125,9 @@ def run_case(number: int, fault: str, after_round: int, work: Path, deadline_s: 
             status, console = _inject(fault, after_round, folder, env, deadline_s, problems)
             _check(fault, folder / "runs" / "case", status, console, problems)
         (folder / "console.log").write_text(console)
+        if left := _running_after(home, LEFT_RUNNING_GRACE_S):
+            problems.append(f"{len(left)} process(es) of the case still running {LEFT_RUNNING_GRACE_S} s after the "
+                            f"command ended: {', '.join(left)[:300]}")
     finally:
         stop_processes(processes_started_with(home))
     if processes_started_with(home):
@@ -224,6 +228,21 @@ def _deployment_case(after_round: int, folder: Path, deadline_s: float,
     sites = [arg for partner in federation.partners for arg in ("--site", str(federation.state_dir(partner)))]
     _check("kill-supernode", federation.run_dir, status, console, problems, audit_args=sites)
     return status, console
+
+
+def _running_after(home: Path, grace_s: float) -> list[str]:
+    """Command lines of the processes of ``home`` still running ``grace_s`` seconds from now (none left: [] at
+    once): after the command ends, its SuperLink, simulation and Ray processes must end by themselves."""
+    deadline = time.monotonic() + grace_s
+    while (left := processes_started_with(home)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    names = []
+    for pid in left:
+        try:
+            names.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:80])
+        except OSError:  # ended just now
+            continue
+    return names
 
 
 def _start(app: Path, config: str, folder: Path, env: dict) -> subprocess.Popen:

@@ -1,19 +1,13 @@
 """Runs that fail say so: a simulation whose partners all fail from round 2 exits non-zero, and its summary names them."""
 
 import json
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from recmodel.cli.local_superlink import local_superlinks
 from recmodel.data.synthetic import SyntheticSpec, generate_events
-from recmodel.processes import processes_started_with
-from simulations.chaos import ctrl_c_enabled
-from tests.e2e.conftest import FEDREC, REPO, fedrec_run
+from simulations.chaos import run_case
+from tests.e2e.conftest import fedrec_run
 
 TINY = "synthetic-categories=6 batch-size=16 item-buckets=256 profiles=false"
 
@@ -55,58 +49,28 @@ def test_a_bad_configuration_stops_before_training_with_one_line_and_exits_non_z
     assert not local_superlinks(Path(flwr_env["FLWR_HOME"]))
 
 
-def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(flwr_env, tmp_path):
-    out_dir = tmp_path / "runs"
-    run = fedrec_run(flwr_env, tmp_path, f"num-server-rounds=20 {TINY} synthetic-users=400 output-dir='{out_dir}' "
-                                         "run-name='orphan'", background=True)
-    try:
-        partners = out_dir / "orphan" / "partners"
-        deadline = time.time() + 300
-        while not list(partners.glob("*/calibration.json")):  # partners are training
-            if run.poll() is not None or time.time() > deadline:
-                run.kill()
-                pytest.fail(f"the run ended or stalled before training started:\n{run.communicate()[0][-3000:]}")
-            time.sleep(0.1)
-        home = Path(flwr_env["FLWR_HOME"])
-        superlinks = [pid for pid in processes_started_with(home) if b"flower-superlink" in _cmdline(pid)]
-        assert len(superlinks) == 1
-        os.kill(superlinks[0], signal.SIGKILL)
-        deadline = time.time() + 120  # Ray's processes take a while to go on a loaded machine
-        while (left := [p for p in processes_started_with(home) if p != run.pid]) and time.time() < deadline:
-            time.sleep(0.5)
-        assert not left, [_cmdline(p) for p in left]  # no simulation process, no Ray worker still training
-    finally:
-        run.kill()
-        if not run.stdout.closed:
-            run.communicate()
+def test_a_killed_superlink_stops_the_simulation_and_its_partner_processes(tmp_path):
+    """The chaos command's ``kill-superlink`` case (SIGKILL to the SuperLink after round 1): the command ends
+    non-zero without a traceback and no simulation process or Ray worker keeps training (every process of the
+    run ends by itself, ``simulations.chaos.LEFT_RUNNING_GRACE_S``)."""
+    result = run_case(1, "kill-superlink", after_round=1, work=tmp_path, deadline_s=180)
+    assert result.ok, result.detail
+    assert result.exit_status not in (0, None)
 
 
-def test_ctrl_c_stops_the_run_itself_and_says_what_was_kept(flwr_env, tmp_path):
-    """Ctrl-C (SIGINT to the foreground process group) after round 1: the run stops on the SuperLink too, no
-    later round is written, and the console says where the finished rounds are."""
-    out_dir = tmp_path / "runs"
-    command = [str(FEDREC), "run", str(REPO), "--run-config", f"num-server-rounds=20 {TINY} synthetic-users=400 "
-               f"output-dir='{out_dir}' run-name='stopped'", "--federation-config", "num-supernodes=2"]
-    run = subprocess.Popen(command, env=flwr_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True, preexec_fn=ctrl_c_enabled)
-    metrics = out_dir / "stopped" / "metrics.jsonl"
-    deadline = time.time() + 300
-    while _text(metrics).count("\n") < 2:  # round 0 and round 1 written
-        assert run.poll() is None and time.time() < deadline, run.communicate()[1][-3000:]
-        time.sleep(0.1)
-    interrupted_at = _text(metrics).count("\n")
-    os.killpg(run.pid, signal.SIGINT)
-    _, err = run.communicate(timeout=120)
-    assert run.returncode == 130, err[-3000:]
-    assert "was stopped on the SuperLink" in err and "resume-from" in err
-    home = Path(flwr_env["FLWR_HOME"])  # once no process of the run is left, nothing can write another round
-    deadline = time.time() + 120
-    while (left := [p for p in processes_started_with(home) if b"flower-superlink" not in _cmdline(p)]) \
-            and time.time() < deadline:
-        time.sleep(0.2)
-    assert not left, [_cmdline(p) for p in left]
-    assert _text(metrics).count("\n") <= interrupted_at + 1  # at most the round in flight recorded its row
-    assert not (out_dir / "stopped" / "summary.json").exists()
+def test_ctrl_c_stops_the_run_itself_and_says_what_was_kept(tmp_path):
+    """The chaos command's ``interrupt`` case (Ctrl-C to the command's process group once round 1 is written):
+    exit 130, the run stops on the SuperLink too (every process of it ends by itself, so no later round can be
+    written), and the console says where the finished rounds are."""
+    result = run_case(1, "interrupt", after_round=1, work=tmp_path, deadline_s=180)
+    assert result.ok, result.detail
+    assert result.exit_status == 130
+    case = tmp_path / "case-01-interrupt"
+    console = (case / "console.log").read_text()
+    assert "was stopped on the SuperLink" in console and "resume-from" in console
+    run_dir = case / "runs" / "case"
+    assert _text(run_dir / "metrics.jsonl").count("\n") <= 3  # rounds 0 and 1, at most the round in flight
+    assert not (run_dir / "summary.json").exists()
 
 
 def _text(path: Path) -> str:
@@ -114,10 +78,3 @@ def _text(path: Path) -> str:
         return path.read_text()
     except OSError:  # not written yet
         return ""
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return b""

@@ -11,7 +11,8 @@ import pytest
 from simulations.chaos import FAULTS, run_case
 
 
-ELSEWHERE = {"kill-supernode": "tests/deploy/test_faults.py", "rogue-partner": "tests/e2e/test_rogue_partner.py"}
+ELSEWHERE = {"kill-supernode": "tests/deploy/test_faults.py", "rogue-partner": "tests/e2e/test_rogue_partner.py",
+             "kill-superlink": "tests/e2e/test_run_status.py", "interrupt": "tests/e2e/test_run_status.py"}
 
 
 @pytest.mark.parametrize("fault", [fault for fault in FAULTS if fault not in ELSEWHERE])
