@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from flwr.supercore.task_identity import TaskIdentity
 
 from recmodel.data.federated import load_federated_data, model_spec_for
+from recmodel.privacy import calibration_cache
 from simulations.defaults import default_run_config
 
 TINY = dict(synthetic_users=120, synthetic_items=60, synthetic_categories=6, batch_size=16,
             item_buckets=128, embedding_dim=8, num_server_rounds=2, local_epochs=1, profiles=False,
             popularity_prior=False)  # DP-SGD rounds alone; tests of the prior switch it on
+
+
+@pytest.fixture(scope="session", autouse=True)
+def calibration_cache_of_this_session(tmp_path_factory):
+    """Calibrated noise multipliers (``recmodel.privacy.calibration_cache``) are remembered in one file shared by
+    this session's workers and the Flower processes its tests start, never in the user's ~/.cache."""
+    base = tmp_path_factory.getbasetemp()
+    folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    os.environ[calibration_cache.ENV_VAR] = str(folder / "calibrations.json")
+    yield
 
 
 @pytest.fixture

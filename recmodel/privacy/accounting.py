@@ -16,6 +16,7 @@ from typing import Iterable
 from opacus.accountants import PRVAccountant, RDPAccountant
 
 import opacus
+from recmodel.privacy import calibration_cache
 
 History = list[tuple[float, float, int]]
 CALIBRATION_TOLERANCE = 0.01  # calibrated epsilon lies in [target - 0.01, target] (10% of a target below 0.1)
@@ -91,7 +92,8 @@ def calibrate_shared_noise_multiplier(
 
 @functools.lru_cache(maxsize=256)
 def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant: str, fixed: tuple) -> float:
-    """``calibrate_shared_noise_multiplier``, remembered: sites of one simulation process often plan alike.
+    """``calibrate_shared_noise_multiplier``, remembered in this process and, verified by one evaluation at the
+    remembered multiplier, across processes and runs (``calibration_cache``): sites plan alike, runs repeat.
 
     A PRV evaluation takes 0.3-9 s (more steps, longer), so the search asks for few: it starts from the
     multiplier RDP calibrates (RDP bounds PRV from above, so that multiplier spends at most the target under PRV,
@@ -99,6 +101,7 @@ def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant
     spends less, then narrows the bracket by regula falsi with the Illinois modification (bisection when the
     interpolation leaves the bracket). 6-7 PRV evaluations where plain bisection took about 15.
     """
+    key = calibration_cache.calibration_key(releases, target_epsilon, delta, accountant, fixed)
     fixed = list(fixed)
     tolerance = min(CALIBRATION_TOLERANCE, 0.1 * target_epsilon)
     floor = epsilon_of(fixed, delta=delta, accountant=accountant)
@@ -107,7 +110,20 @@ def _calibrated(releases: tuple, target_epsilon: float, delta: float, accountant
                          f"target-epsilon {target_epsilon:g} for training")
     spend = lambda sigma: epsilon_of(fixed + [(sigma, q, n) for q, n in releases], delta=delta,  # noqa: E731
                                      accountant=accountant)
-    high, shrink = _search_start(releases, target_epsilon, delta, accountant, tuple(fixed))
+    known = calibration_cache.remembered(key)  # trusted only if it spends what a fresh search's answer spends
+    if known is not None and 0 < known <= MAX_NOISE_MULTIPLIER and \
+            target_epsilon - tolerance <= spend(known) <= target_epsilon:
+        return known
+    noise_multiplier = _search(spend, releases, target_epsilon, delta, accountant, tuple(fixed), tolerance)
+    calibration_cache.remember(key, noise_multiplier)
+    return noise_multiplier
+
+
+def _search(spend, releases: tuple, target_epsilon: float, delta: float, accountant: str, fixed: tuple,
+            tolerance: float) -> float:
+    """The calibration search (``_calibrated``): the smallest multiplier, to within ``tolerance``, whose
+    ``spend`` is at most ``target_epsilon``."""
+    high, shrink = _search_start(releases, target_epsilon, delta, accountant, fixed)
     eps_high = spend(high)
     low, eps_low = 0.0, math.inf
     while eps_high > target_epsilon:  # too little noise: double until the target is met
