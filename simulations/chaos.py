@@ -23,8 +23,9 @@ says so and counts as not held.
 
 After every case: the command must have ended within ``--deadline`` seconds of the fault, its console holds no
 Python traceback, every process of the case's Flower home (SuperLink, simulation, Ray) has ended by itself
-within 120 s of the command, and ``fedrec audit`` of the run passes, or fails only for the named reason. One JSON line per case goes to ``<work-dir>/chaos.jsonl`` as it finishes;
-the exit status is 0 only when every case held.
+within 120 s of the command, and ``fedrec audit`` of the run passes, or fails only for the named reason. One
+JSON line per case goes to ``<work-dir>/chaos.jsonl`` as it finishes; the exit status is 0 only when every case
+held.
 """
 
 from __future__ import annotations
