@@ -35,6 +35,15 @@ def processes_started_with(flwr_home: Path) -> list[int]:
     return pids
 
 
+def command_line(pid: int) -> bytes:
+    """``pid``'s command line as the kernel keeps it (arguments separated by NUL bytes); b"" once it has ended
+    (a zombie's is empty too)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def is_running(pid: int) -> bool:
     """Whether ``pid`` is a live process: it exists and is not a zombie (one that exited and waits to be reaped
     by its parent, which may be this process's ``Popen``)."""

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from recmodel.processes import processes_started_with, stop_processes
+from recmodel.processes import command_line, processes_started_with, stop_processes
 from simulations.local_superlink import private_flower_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def cpu_seconds(pid: int) -> tuple[str, float] | None:
     """(program, user + system CPU seconds so far) of ``pid``; None once it has ended."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return program_of(Path(f"/proc/{pid}/cmdline").read_bytes()), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return program_of(command_line(pid)), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     except (OSError, IndexError, ValueError):
         return None
 
@@ -61,8 +61,10 @@ def profile(command: list[str], env: dict, home: Path, cwd: Path, interval_s: fl
     while True:
         for pid in [process.pid, *processes_started_with(home)]:
             if (reading := cpu_seconds(pid)) is not None:
-                name = last[pid][0] if pid in last and reading[0] == "?" else reading[0]  # an ended process's
-                last[pid] = (name, reading[1])                                               # command line is empty
+                program, seconds = reading
+                if program == "?" and pid in last:  # ended since the last reading: its command line is empty now
+                    program = last[pid][0]
+                last[pid] = (program, seconds)
         if process.poll() is not None:
             break
         time.sleep(interval_s)

@@ -46,7 +46,7 @@ from pathlib import Path
 from deploy.commands import run_command
 from deploy.local_federation import deployment_run_config, resolved_command, running_federation
 from recmodel.cli.arguments import positive_int
-from recmodel.processes import processes_started_with, stop_processes
+from recmodel.processes import command_line, processes_started_with, stop_processes
 from simulations.client_variant import app_with_client
 from simulations.full_disk import fill, tmpfs
 from simulations.local_superlink import private_flower_env
@@ -237,13 +237,8 @@ def _running_after(home: Path, grace_s: float) -> list[str]:
     deadline = time.monotonic() + grace_s
     while (left := processes_started_with(home)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    names = []
-    for pid in left:
-        try:
-            names.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:80])
-        except OSError:  # ended just now
-            continue
-    return names
+    return [command.replace(b"\0", b" ").decode(errors="replace")[:80]
+            for command in map(command_line, left) if command]  # b"": ended just now
 
 
 def _start(app: Path, config: str, folder: Path, env: dict) -> subprocess.Popen:
@@ -288,11 +283,11 @@ def _finish(process: subprocess.Popen, deadline_s: float, problems: list[str]) -
 
 def _kill_matching(flwr_home: str, name: bytes) -> None:
     for pid in processes_started_with(Path(flwr_home)):
-        try:
-            if name in Path(f"/proc/{pid}/cmdline").read_bytes():
+        if name in command_line(pid):
+            try:
                 os.kill(pid, signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
+            except OSError:  # ended just now
+                continue
 
 
 def _check(fault: str, run_dir: Path, status: int | None, console: str, problems: list[str],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from recmodel.processes import processes_started_with
+from recmodel.processes import command_line, processes_started_with
 from recmodel.privacy.accounting import CALIBRATION_TOLERANCE
 from tests.e2e.conftest import FEDREC, fedrec_run
 
@@ -39,7 +39,7 @@ def _coordinator_killed_after_round_2(env, cwd: Path, config: str, run_dir: Path
         assert run.poll() is None and time.time() < deadline, "the run ended before round 2 was checkpointed"
         time.sleep(0.05)
     coordinator = [pid for pid in processes_started_with(Path(env["FLWR_HOME"]))
-                   if any(name in Path(f"/proc/{pid}/cmdline").read_bytes() for name in SERVERAPP_PROGRAMS)]
+                   if any(name in command_line(pid) for name in SERVERAPP_PROGRAMS)]
     assert coordinator, "no ServerApp process found"
     for pid in coordinator:
         os.kill(pid, signal.SIGKILL)

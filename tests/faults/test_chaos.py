@@ -2,8 +2,9 @@
 
 Each case asserts what the chaos command asserts: the command ends within its deadline after the fault, no
 traceback on its console, no process of the case left running, and ``fedrec audit`` passes or fails only for
-the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random. The deployment
-case (a SuperNode killed mid-run) and the rogue partner run where ``ELSEWHERE`` says, which check more of them.
+the named reason. ``python -m simulations.chaos --faults 20`` draws 20 of these at random. Four faults run in
+the tests ``ELSEWHERE`` names instead, which check more of them (the deployment case, a SuperNode killed
+mid-run, is its own test there).
 """
 
 import pytest

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from recmodel.processes import is_running, stop_processes
+from recmodel.processes import command_line, is_running, stop_processes
 
 IGNORES_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); " \
                   "time.sleep(60)"
@@ -34,3 +34,14 @@ def test_a_pid_that_is_gone_is_not_running():
     child = subprocess.Popen(["true"])
     child.wait()
     assert not is_running(child.pid)
+
+
+def test_a_command_line_is_read_while_the_process_runs_and_empty_once_it_has_ended():
+    script = "import time; print('ready', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "ready\n"  # running its own code: the command line is set
+    assert command_line(child.pid) == b"\0".join([sys.executable.encode(), b"-c", script.encode(), b""])
+    child.kill()
+    child.wait()
+    child.stdout.close()
+    assert command_line(child.pid) == b""
